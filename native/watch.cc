@@ -1,0 +1,61 @@
+#include "watch.h"
+
+namespace nicring {
+
+FdWatch::~FdWatch() { Stop(); }
+
+int FdWatch::Start(Napi::Env env, int fd, Napi::Function callback) {
+  Stop();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
+  auto* handle = new uv_poll_t;
+  int rc = uv_poll_init(loop, handle, fd);
+  if (rc != 0) {
+    delete handle;
+    return rc;
+  }
+  handle->data = this;
+  rc = uv_poll_start(handle, UV_READABLE, OnPoll);
+  if (rc != 0) {
+    handle->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClose);
+    return rc;
+  }
+  handle_ = handle;
+  env_ = env;
+  callback_ = Napi::Persistent(callback);
+  return 0;
+}
+
+void FdWatch::Stop() {
+  if (handle_ == nullptr) return;
+  uv_poll_stop(handle_);
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_), OnClose);
+  handle_ = nullptr;
+  callback_.Reset();
+}
+
+void FdWatch::OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
+
+void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
+  (void)status;
+  (void)events;
+  auto* self = static_cast<FdWatch*>(handle->data);
+  if (self == nullptr || self->callback_.IsEmpty()) return;
+  Napi::Env env(self->env_);
+  Napi::HandleScope scope(env);
+  // MakeCallback runs microtasks afterwards; a throw becomes an uncaught exception.
+  napi_value global;
+  napi_get_global(env, &global);
+  napi_value fn = self->callback_.Value();
+  napi_value result;
+  napi_status s = napi_make_callback(env, nullptr, global, fn, 0, nullptr, &result);
+  if (s == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
+}  // namespace nicring

@@ -1,0 +1,92 @@
+// The device contract: every backend (xdp, netmap, pair, capture) implements
+// it, and nothing above src/phy/ sees anything else. See DESIGN.md.
+
+/**
+ * Called once per received frame. `offset`/`length` locate the frame inside
+ * `device.memory`; `token` identifies the buffer for `replyInPlace`. The frame
+ * is lent: it is valid only until the callback returns.
+ */
+export type FrameHandler = (offset: number, length: number, token: number) => void;
+
+/** Which backend a device runs on. */
+export type BackendName = 'xdp' | 'netmap' | 'pair';
+
+/** Counters every device keeps, plus backend-specific kernel counters. */
+export interface DeviceStats {
+  backend: BackendName;
+  /** Backend mode, e.g. 'native', 'generic', 'copy', 'zerocopy', 'memory'. */
+  mode: string;
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames handed to the kernel for transmit and not yet completed. */
+  txInFlight: number;
+  /** Transmit attempts refused because the TX ring or the buffer pool was full. */
+  txRingFull: number;
+  /** Kicks (syscalls) made to push TX or refill RX. */
+  kicks: number;
+  /** Backend counters read from the kernel (AF_XDP XDP_STATISTICS, ...). */
+  kernel: Record<string, number>;
+}
+
+export interface Device {
+  /** Interface name (or pair side name). */
+  readonly name: string;
+  readonly backend: BackendName;
+  /** Backend mode, as in DeviceStats.mode. */
+  readonly mode: string;
+  /** One DataView over all packet buffers, kept for the device's life. */
+  readonly memory: DataView;
+  /** One Uint8Array over the same bytes. */
+  readonly bytes: Uint8Array;
+  /** Largest frame a buffer holds (bytes available from a frame's offset). */
+  readonly frameCapacity: number;
+  /** The descriptor the loop waits on; -1 when there is none (pair). */
+  readonly fd: number;
+  readonly closed: boolean;
+
+  /**
+   * Lend up to `budget` received frames to `onFrame`; returns how many.
+   * After each callback the buffer goes back to the device unless the
+   * callback passed its token to `replyInPlace`.
+   */
+  receive(budget: number, onFrame: FrameHandler): number;
+  /**
+   * Queue the received buffer itself for transmit, `length` bytes from the
+   * frame's offset. Only valid inside the receive callback. Returns false
+   * (and recycles the buffer) when the TX ring is full.
+   */
+  replyInPlace(token: number, length: number): boolean;
+  /** Take a free transmit buffer; returns its offset in `memory`, or -1. */
+  allocTx(): number;
+  /** Queue `length` bytes at `offset` (from allocTx) for transmit. Returns false when the TX ring is full (the buffer is freed). */
+  transmit(offset: number, length: number): boolean;
+  /** Give back a buffer from allocTx that will not be sent. */
+  freeTx(offset: number): void;
+  /** Publish queued TX, reap completions, refill RX, kick the kernel as it needs. */
+  flush(): void;
+  /** True when queued or in-flight transmit work remains (flush again later). */
+  txPending(): boolean;
+
+  /** Call `callback` whenever the device may have frames to receive. */
+  watch(callback: () => void): void;
+  unwatch(): void;
+
+  stats(): DeviceStats;
+  /** Close the port; detaches `memory` so later access throws instead of reaching freed memory. */
+  close(): void;
+}
+
+/** The zero-copy debug switch: poison released RX buffers with this byte. */
+export const POISON_BYTE = 0xa5;
+
+/** A fresh stats object with every common counter at zero. */
+export function emptyStats(backend: BackendName, mode: string): DeviceStats {
+  return {
+    backend, mode,
+    rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0,
+    txInFlight: 0, txRingFull: 0, kicks: 0,
+    kernel: {},
+  };
+}
