@@ -26,6 +26,8 @@ export interface DeviceStats {
   txRingFull: number;
   /** Kicks (syscalls) made to push TX or refill RX. */
   kicks: number;
+  /** Received frames dropped by the device itself (its RX queue or buffers full). */
+  rxDropped: number;
   /** Backend counters read from the kernel (AF_XDP XDP_STATISTICS, ...). */
   kernel: Record<string, number>;
 }
@@ -40,6 +42,8 @@ export interface Device {
   readonly memory: DataView;
   /** One Uint8Array over the same bytes. */
   readonly bytes: Uint8Array;
+  /** The interface's hardware address, "aa:bb:cc:dd:ee:ff". */
+  readonly macAddress: string;
   /** Largest frame a buffer holds (bytes available from a frame's offset). */
   readonly frameCapacity: number;
   /** The descriptor the loop waits on; -1 when there is none (pair). */
@@ -86,7 +90,7 @@ export function emptyStats(backend: BackendName, mode: string): DeviceStats {
   return {
     backend, mode,
     rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0,
-    txInFlight: 0, txRingFull: 0, kicks: 0,
+    txInFlight: 0, txRingFull: 0, kicks: 0, rxDropped: 0,
     kernel: {},
   };
 }

@@ -1,0 +1,311 @@
+#!/usr/bin/env node
+// The nicring command line: lab, sink, demo (and the services as they land).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as path from 'node:path';
+import { open, type OpenOptions } from '../src/index';
+import * as labs from '../src/lab';
+import { packageRoot } from '../src/native';
+import { Sink } from '../src/service/sink';
+import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
+
+const LAB_OPTIONS: OptionSpecs = {
+  name: { kind: 'string', help: 'lab name (1-12 lowercase letters or digits)', default: 'lab', meta: 'NAME' },
+  queues: { kind: 'integer', help: 'queues on each veth end', default: 1, min: 1, max: 64, meta: 'N' },
+  all: { kind: 'boolean', help: 'with down: remove every lab nicring made, orphans included' },
+  json: { kind: 'boolean', help: 'print JSON' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const PORT_OPTIONS: OptionSpecs = {
+  iface: { kind: 'string', help: 'interface to open (run inside its namespace)', meta: 'IF' },
+  backend: { kind: 'string', help: 'backend', default: 'auto', choices: ['auto', 'netmap', 'xdp'] },
+  'xdp-mode': { kind: 'string', help: 'AF_XDP attach mode', default: 'auto', choices: ['auto', 'native', 'generic'] },
+  queue: { kind: 'integer', help: 'NIC queue', default: 0, min: 0, max: 1023, meta: 'N' },
+  'ring-size': { kind: 'integer', help: 'entries per ring (power of two)', default: 2048, min: 64, max: 16384, meta: 'N' },
+  batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
+  'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
+  duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
+  json: { kind: 'boolean', help: 'print one JSON object per second instead of a live line' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const DEMO_OPTIONS: OptionSpecs = {
+  duration: { kind: 'number', help: 'seconds of traffic', default: 10, min: 1, max: 600, meta: 'SECONDS' },
+  rate: { kind: 'integer', help: 'datagrams per second offered by the peer (kernel UDP sender)', default: 20000, min: 1, max: 1000000, meta: 'PPS' },
+  'xdp-mode': { kind: 'string', help: 'AF_XDP attach mode', default: 'auto', choices: ['auto', 'native', 'generic'] },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const SEND_OPTIONS: OptionSpecs = {
+  target: { kind: 'string', help: 'destination', meta: 'IP:PORT' },
+  count: { kind: 'integer', help: 'datagrams to send', default: 100000, min: 1, max: 100000000, meta: 'N' },
+  rate: { kind: 'integer', help: 'datagrams per second', default: 10000, min: 1, max: 10000000, meta: 'PPS' },
+  size: { kind: 'integer', help: 'payload bytes', default: 64, min: 0, max: 1472, meta: 'BYTES' },
+  duration: { kind: 'number', help: 'stop after this many seconds at the latest', default: 60, min: 0.1, max: 3600, meta: 'SECONDS' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const USAGE = `nicring: kernel-bypass networking for Node.js
+
+Usage:
+  nicring lab up|down|status [--name NAME] [--queues N] [--all] [--json]
+  nicring sink --iface IF [--duration S] [--json] ...   receive and recycle, with live figures
+  nicring demo [--duration S] [--rate PPS]              lab + peer traffic through nicring, live
+  nicring udp-send --target IP:PORT [--count N] [--rate PPS]   bounded kernel UDP sender
+  nicring help COMMAND
+
+Run "nicring COMMAND --help" for a command's options.`;
+
+function help(command: string, synopsis: string, specs: OptionSpecs): string {
+  return `Usage: nicring ${command} ${synopsis}\n\nOptions:\n${formatOptions(specs)}`;
+}
+
+function requireRoot(what: string): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new UsageError(`${what} needs root (network namespaces, XDP and AF_XDP need CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW, CAP_SYS_ADMIN)`);
+  }
+}
+
+function printLab(lab: labs.Lab): void {
+  console.log(`lab ${lab.name} (${lab.queues} queue${lab.queues > 1 ? 's' : ''})`);
+  console.log(`  nicring side: netns ${lab.nicring.netns}  ${lab.nicring.ifname}  ${lab.nicring.mac}  ${lab.nicring.address} (held by nicring, not the kernel)`);
+  console.log(`  peer side:    netns ${lab.peer.netns}  ${lab.peer.ifname}  ${lab.peer.mac}  ${lab.peer.address}`);
+}
+
+function commandLab(argv: string[]): number {
+  const { options, positionals } = parseArgs(argv, LAB_OPTIONS);
+  if (options.help || positionals.length === 0) {
+    console.log(help('lab', 'up|down|status', LAB_OPTIONS));
+    return options.help ? 0 : 2;
+  }
+  const action = positionals[0];
+  const name = options.name as string;
+  requireRoot('nicring lab');
+  if (action === 'up') {
+    const lab = labs.labUp({ name, queues: options.queues as number });
+    if (options.json) console.log(JSON.stringify(lab, null, 2));
+    else printLab(lab);
+    return 0;
+  }
+  if (action === 'down') {
+    const removed = options.all ? labs.labDownAll() : (labs.labDown(name) ? [name] : []);
+    if (options.json) console.log(JSON.stringify({ removed }));
+    else console.log(removed.length === 0 ? 'no lab to remove' : `removed ${removed.join(', ')}`);
+    return 0;
+  }
+  if (action === 'status') {
+    const list = argv.some((arg) => arg === '--name' || arg.startsWith('--name=')) ? [labs.labStatus(name)].filter((l): l is labs.Lab => l !== null) : labs.listLabs();
+    if (options.json) console.log(JSON.stringify(list, null, 2));
+    else if (list.length === 0) console.log('no lab');
+    else list.forEach(printLab);
+    return list.length === 0 && argv.includes('--name') ? 1 : 0;
+  }
+  throw new UsageError(`unknown lab action "${action}" (up, down or status)`);
+}
+
+function portOptions(options: ParsedOptions): OpenOptions {
+  return {
+    backend: options.backend as OpenOptions['backend'],
+    xdpMode: options['xdp-mode'] as OpenOptions['xdpMode'],
+    queue: options.queue as number,
+    ringSize: options['ring-size'] as number,
+  };
+}
+
+function formatRate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k`;
+  return `${perSecond.toFixed(0)} `;
+}
+
+/** Print live figures: one rewritten line on a TTY, a line (or JSON object) per second otherwise. */
+class LiveLine {
+  private lastLength = 0;
+  constructor(private readonly json: boolean) {}
+  show(text: string, fields: object): void {
+    if (this.json) console.log(JSON.stringify(fields));
+    else if (process.stdout.isTTY) {
+      process.stdout.write(`\r${text.padEnd(this.lastLength)}`);
+      this.lastLength = text.length;
+    } else console.log(text);
+  }
+  end(): void {
+    if (!this.json && process.stdout.isTTY && this.lastLength > 0) process.stdout.write('\n');
+  }
+}
+
+function commandSink(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, PORT_OPTIONS);
+  if (options.help) {
+    console.log(help('sink', '--iface IF [options]', PORT_OPTIONS));
+    return Promise.resolve(0);
+  }
+  if (options.iface === undefined) throw new UsageError('--iface is required (the interface to receive on)');
+  const device = open(options.iface as string, portOptions(options));
+  const sink = new Sink(device, { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean });
+  const live = new LiveLine(options.json as boolean);
+  const startMs = performance.now();
+  let lastFrames = 0;
+  let lastMs = startMs;
+  const report = (final: boolean): void => {
+    const now = performance.now();
+    const frames = sink.counters.frames;
+    const pps = ((frames - lastFrames) * 1000) / Math.max(1, now - lastMs);
+    lastFrames = frames;
+    lastMs = now;
+    const kernel = device.stats().kernel;
+    const fields = {
+      event: final ? 'final' : 'stats', seconds: +((now - startMs) / 1000).toFixed(3), rx: frames, pps: Math.round(pps),
+      rxBytes: sink.counters.bytes, backend: device.backend, mode: device.mode,
+      kernelRxDropped: kernel.rxDropped ?? 0, rxRingFull: kernel.rxRingFull ?? 0, fillRingEmpty: kernel.rxFillRingEmptyDescs ?? 0,
+    };
+    const text = `${device.name} ${device.backend} ${device.mode} | rx ${formatRate(pps)}pps | total ${frames} | kernel drops ${fields.kernelRxDropped} ring-full ${fields.rxRingFull} fill-empty ${fields.fillRingEmpty}`;
+    live.show(final ? `${text} | final` : text, fields);
+  };
+  sink.start();
+  return new Promise((resolve) => {
+    const ticker = setInterval(() => report(false), 1000);
+    const finish = (): void => {
+      clearInterval(ticker);
+      if (deadline) clearTimeout(deadline);
+      process.off('SIGINT', finish);
+      process.off('SIGTERM', finish);
+      sink.stop();
+      report(true);
+      live.end();
+      device.close();
+      resolve(0);
+    };
+    const duration = options.duration as number;
+    const deadline = duration > 0 ? setTimeout(finish, duration * 1000) : null;
+    process.on('SIGINT', finish);
+    process.on('SIGTERM', finish);
+  });
+}
+
+function parseTarget(text: string | undefined): { address: string; port: number } {
+  const match = text === undefined ? null : /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
+  if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new UsageError(`--target must be IPV4:PORT, got "${text ?? ''}"`);
+  return { address: match[1], port: Number(match[2]) };
+}
+
+function commandUdpSend(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, SEND_OPTIONS);
+  if (options.help) {
+    console.log(help('udp-send', '--target IP:PORT [options]', SEND_OPTIONS));
+    return Promise.resolve(0);
+  }
+  const { address, port } = parseTarget(options.target as string | undefined);
+  const count = options.count as number;
+  const rate = options.rate as number;
+  const payload = Buffer.alloc(options.size as number, 0x5a);
+  const socket = dgram.createSocket('udp4');
+  const startMs = performance.now();
+  const deadlineMs = startMs + (options.duration as number) * 1000;
+  let sent = 0;
+  let errors = 0;
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      const due = Math.min(count, Math.floor(((now - startMs) * rate) / 1000) + 1);
+      let inFlight = 0;
+      while (sent < due && inFlight < 4096) {
+        if (payload.length >= 4) payload.writeUInt32BE(sent, 0);
+        socket.send(payload, port, address, (error) => {
+          if (error) errors++;
+        });
+        sent++;
+        inFlight++;
+      }
+      if (sent >= count || now >= deadlineMs) {
+        socket.close(() => {
+          console.log(JSON.stringify({ sent, errors, seconds: +((performance.now() - startMs) / 1000).toFixed(3) }));
+          resolve(0);
+        });
+        return;
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
+
+function nicringScript(): string {
+  return path.resolve(__dirname, path.basename(__filename));
+}
+
+function nodeArgs(): string[] {
+  // Under tsx (development) the child needs the same loader.
+  return __filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
+}
+
+async function commandDemo(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, DEMO_OPTIONS);
+  if (options.help) {
+    console.log(help('demo', '[options]', DEMO_OPTIONS));
+    return 0;
+  }
+  requireRoot('nicring demo');
+  const duration = options.duration as number;
+  const lab = labs.labUp({ name: 'demo' });
+  printLab(lab);
+  const children: ChildProcess[] = [];
+  const cleanup = (): void => {
+    for (const child of children) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGTERM');
+  };
+  try {
+    // nicring's address is not on any kernel: tell the peer's kernel its MAC.
+    labs.execIn(lab.peer.netns, ['ip', 'neigh', 'replace', lab.nicring.ip, 'lladdr', lab.nicring.mac, 'dev', lab.peer.ifname, 'nud', 'permanent']);
+    const sink = spawn('ip', ['netns', 'exec', lab.nicring.netns, process.execPath, ...nodeArgs(), nicringScript(), 'sink', '--iface', lab.nicring.ifname,
+      '--xdp-mode', options['xdp-mode'] as string, '--duration', String(duration + 2)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(sink);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const sender = spawn('ip', ['netns', 'exec', lab.peer.netns, process.execPath, ...nodeArgs(), nicringScript(), 'udp-send', '--target', `${lab.nicring.ip}:9000`,
+      '--rate', String(options.rate), '--count', String(Math.ceil((options.rate as number) * duration)), '--duration', String(duration)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(sender);
+    let senderReport = '';
+    sender.stdout?.on('data', (chunk: Buffer) => { senderReport += chunk.toString(); });
+    const exitCodes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)))));
+    console.log(`peer (kernel UDP sender): ${senderReport.trim()}`);
+    return exitCodes.every((code) => code === 0) ? 0 : 1;
+  } finally {
+    cleanup();
+    labs.labDown(lab.name);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'lab': return commandLab(rest);
+    case 'sink': return commandSink(rest);
+    case 'demo': return commandDemo(rest);
+    case 'udp-send': return commandUdpSend(rest);
+    case 'help':
+      if (rest.length > 0) return main([rest[0], '--help']);
+      console.log(USAGE);
+      return 0;
+    case undefined:
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    case '--version':
+    case 'version':
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      console.log(require(path.join(packageRoot(), 'package.json')).version);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}" (see nicring --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error: Error) => {
+    console.error(`nicring: ${error.message}`);
+    process.exitCode = error instanceof UsageError ? 2 : 1;
+  },
+);

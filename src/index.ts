@@ -1,0 +1,138 @@
+// nicring's public API: open a port on an interface, the devices, the loop
+// and the lab.
+
+import type { Device } from './phy/device';
+import { openXdpDevice } from './phy/xdp';
+import type { NativeError } from './native';
+
+export type { Device, DeviceStats, FrameHandler, BackendName } from './phy/device';
+export { POISON_BYTE } from './phy/device';
+export { XdpDevice, openXdpDevice, XDP_PACKET_HEADROOM } from './phy/xdp';
+export { PairDevice, createPair } from './phy/pair';
+export type { PairOptions } from './phy/pair';
+export { Loop, TimerQueue, FakeClock, systemClock } from './loop';
+export type { Clock, LoopOptions, LoopStats, TimerCallback } from './loop';
+export * as lab from './lab';
+export type { NativeError } from './native';
+
+export interface OpenOptions {
+  /** 'auto' tries netmap (when /dev/netmap exists), then AF_XDP native, then generic. */
+  backend?: 'auto' | 'netmap' | 'xdp';
+  /** NIC queue to bind (default 0). */
+  queue?: number;
+  /** AF_XDP attach mode (default 'auto': native, then generic). */
+  xdpMode?: 'auto' | 'native' | 'generic';
+  /** Entries in each AF_XDP ring (power of two, default 2048). */
+  ringSize?: number;
+  /** UMEM chunk size: 2048 (default) or 4096. */
+  frameSize?: number;
+  /** UMEM chunks (default 2 × ringSize). */
+  frameCount?: number;
+  /** Bind with XDP_USE_NEED_WAKEUP (default true). */
+  needWakeup?: boolean;
+  /** AF_XDP zero-copy: 'auto' (default), 'on' or 'off'. */
+  zeroCopy?: 'auto' | 'on' | 'off';
+  /** Copy-mode frames per TX kick (default ringSize; 0 keeps the kernel's 32). */
+  txBudget?: number;
+  /** Poison released RX buffers with 0xa5 (debugging views kept too long). */
+  poison?: boolean;
+}
+
+/** One failed attempt while opening a port. */
+export interface OpenAttempt {
+  backend: 'netmap' | 'xdp';
+  mode: string;
+  error: Error;
+}
+
+/** open() failed on every backend it tried; `attempts` says why for each. */
+export class OpenError extends Error {
+  readonly attempts: OpenAttempt[];
+  readonly code: string;
+  constructor(ifname: string, attempts: OpenAttempt[]) {
+    const lines = attempts.map((a) => `  ${a.backend} ${a.mode}: ${a.error.message}`);
+    super(`cannot open ${ifname}:\n${lines.join('\n')}`);
+    this.name = 'OpenError';
+    this.attempts = attempts;
+    const last = attempts[attempts.length - 1]?.error as Partial<NativeError> | undefined;
+    this.code = last?.code ?? 'EINVAL';
+  }
+}
+
+function optionError(name: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`open(): option ${name} must be ${expected}, got ${JSON.stringify(got)}`);
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+}
+
+interface ResolvedOptions extends Required<OpenOptions> {}
+
+const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'txBudget', 'poison']);
+
+/** Check every option once and fill in defaults; throws a one-line TypeError naming the bad option. */
+export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
+  for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`open(): unknown option ${key}`);
+  const backend = options.backend ?? 'auto';
+  if (!['auto', 'netmap', 'xdp'].includes(backend)) throw optionError('backend', "'auto', 'netmap' or 'xdp'", backend);
+  const queue = options.queue ?? 0;
+  if (!Number.isInteger(queue) || queue < 0 || queue > 1023) throw optionError('queue', 'an integer from 0 to 1023', queue);
+  const xdpMode = options.xdpMode ?? 'auto';
+  if (!['auto', 'native', 'generic'].includes(xdpMode)) throw optionError('xdpMode', "'auto', 'native' or 'generic'", xdpMode);
+  const ringSize = options.ringSize ?? 2048;
+  if (!isPowerOfTwo(ringSize) || ringSize < 64 || ringSize > 16384) throw optionError('ringSize', 'a power of two from 64 to 16384', ringSize);
+  const frameSize = options.frameSize ?? 2048;
+  if (frameSize !== 2048 && frameSize !== 4096) throw optionError('frameSize', '2048 or 4096', frameSize);
+  const frameCount = options.frameCount ?? 2 * ringSize;
+  if (!Number.isInteger(frameCount) || frameCount < ringSize + 64 || frameCount * frameSize > 2 ** 32) {
+    throw optionError('frameCount', `an integer from ringSize + 64 (${ringSize + 64}) up to a 4 GiB UMEM`, frameCount);
+  }
+  const needWakeup = options.needWakeup ?? true;
+  if (typeof needWakeup !== 'boolean') throw optionError('needWakeup', 'a boolean', needWakeup);
+  const zeroCopy = options.zeroCopy ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(zeroCopy)) throw optionError('zeroCopy', "'auto', 'on' or 'off'", zeroCopy);
+  const txBudget = options.txBudget ?? ringSize;
+  if (!Number.isInteger(txBudget) || txBudget < 0 || txBudget > 65536) throw optionError('txBudget', 'an integer from 0 to 65536', txBudget);
+  const poison = options.poison ?? false;
+  if (typeof poison !== 'boolean') throw optionError('poison', 'a boolean', poison);
+  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, txBudget, poison };
+}
+
+/**
+ * Open a port on `ifname` and return it as a Device. With backend 'auto' it
+ * tries netmap (if /dev/netmap exists), then AF_XDP native, then generic;
+ * when every attempt fails, one OpenError lists them all.
+ */
+export function open(ifname: string, options: OpenOptions = {}): Device {
+  if (typeof ifname !== 'string' || ifname.length === 0) throw new TypeError('open(): ifname must be a non-empty interface name');
+  const resolved = resolveOpenOptions(options);
+  const attempts: OpenAttempt[] = [];
+  const xdpModes: ('native' | 'generic')[] = resolved.xdpMode === 'auto' ? ['native', 'generic'] : [resolved.xdpMode];
+  if (resolved.backend === 'xdp' || resolved.backend === 'auto') {
+    for (const mode of xdpModes) {
+      try {
+        return openXdpDevice({
+          ifname,
+          queue: resolved.queue,
+          mode,
+          frameSize: resolved.frameSize,
+          frameCount: resolved.frameCount,
+          rxSize: resolved.ringSize,
+          txSize: resolved.ringSize,
+          fillSize: resolved.ringSize,
+          completionSize: resolved.ringSize,
+          needWakeup: resolved.needWakeup,
+          zeroCopy: resolved.zeroCopy,
+          txBudget: resolved.txBudget,
+        }, { poison: resolved.poison });
+      } catch (error) {
+        attempts.push({ backend: 'xdp', mode, error: error as Error });
+        // A missing interface or privilege fails the same way in every mode.
+        const code = (error as Partial<NativeError>).code;
+        if (code === 'ENODEV' || code === 'EPERM' || code === 'EACCES' || code === 'EBUSY') break;
+      }
+    }
+  }
+  throw new OpenError(ifname, attempts);
+}

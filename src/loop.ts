@@ -1,0 +1,320 @@
+// The event loop: wait for the device's fd through libuv, drain batches,
+// run timers. It owns the clock: protocol code is handed `nowMs`, never
+// reads time itself, so tests can drive it with a fake clock.
+//
+// On readability it drains up to `batchesPerTurn` batches, then yields to
+// Node's loop (setImmediate) if more is pending, with the fd watch paused;
+// once drained it re-arms the watch. It never blocks Node's loop and never
+// spins when idle. Busy-poll mode (benchmarks) skips the watch and polls
+// every turn of Node's loop instead.
+
+import type { Device, FrameHandler } from './phy/device';
+
+/** A source of monotonic milliseconds. */
+export interface Clock {
+  nowMs(): number;
+}
+
+/** The real monotonic clock. */
+export const systemClock: Clock = { nowMs: () => performance.now() };
+
+/** A clock tests move by hand. */
+export class FakeClock implements Clock {
+  constructor(public timeMs = 0) {}
+  nowMs(): number {
+    return this.timeMs;
+  }
+  advance(ms: number): void {
+    this.timeMs += ms;
+  }
+}
+
+/** Called when a timer is due, with the loop's current time. */
+export type TimerCallback = (nowMs: number) => void;
+
+interface TimerEntry {
+  dueMs: number;
+  sequence: number;
+  id: number;
+  callback: TimerCallback;
+}
+
+/** A min-heap of timers keyed by due time (ties run in scheduling order). */
+export class TimerQueue {
+  private readonly heap: TimerEntry[] = [];
+  private readonly live = new Set<number>();
+  private nextId = 1;
+  private sequence = 0;
+
+  /** Schedule `callback` at `dueMs`; returns an id for cancel(). */
+  schedule(dueMs: number, callback: TimerCallback): number {
+    const id = this.nextId++;
+    this.live.add(id);
+    this.push({ dueMs, sequence: this.sequence++, id, callback });
+    return id;
+  }
+
+  /** Cancel a scheduled timer; unknown or already-run ids are ignored. */
+  cancel(id: number): void {
+    this.live.delete(id);
+  }
+
+  /** Timers scheduled and not yet run or cancelled. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Due time of the earliest live timer, or Infinity. */
+  nextDueMs(): number {
+    this.dropCancelled();
+    return this.heap.length === 0 ? Infinity : this.heap[0].dueMs;
+  }
+
+  /** Run every timer due at `nowMs` (including ones scheduled by them for no later than `nowMs`); returns how many ran. */
+  runDue(nowMs: number): number {
+    let ran = 0;
+    for (;;) {
+      this.dropCancelled();
+      if (this.heap.length === 0 || this.heap[0].dueMs > nowMs) return ran;
+      const entry = this.pop();
+      this.live.delete(entry.id);
+      ran++;
+      entry.callback(nowMs);
+    }
+  }
+
+  private dropCancelled(): void {
+    while (this.heap.length > 0 && !this.live.has(this.heap[0].id)) this.pop();
+  }
+
+  private before(a: TimerEntry, b: TimerEntry): boolean {
+    return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.sequence < b.sequence);
+  }
+
+  private push(entry: TimerEntry): void {
+    const heap = this.heap;
+    heap.push(entry);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(heap[i], heap[parent])) break;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  }
+
+  private pop(): TimerEntry {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop() as TimerEntry;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && this.before(heap[left], heap[smallest])) smallest = left;
+        if (right < heap.length && this.before(heap[right], heap[smallest])) smallest = right;
+        if (smallest === i) break;
+        [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
+
+export interface LoopOptions {
+  /** Frames per receive call (default 64). */
+  batchSize?: number;
+  /** Batches per turn before yielding to Node's loop (default 16). */
+  batchesPerTurn?: number;
+  /** Poll every turn of Node's loop instead of waiting for the fd (benchmarks). */
+  busyPoll?: boolean;
+  /** The clock (default: performance.now). */
+  clock?: Clock;
+}
+
+/** Loop counters, readable at any time. */
+export interface LoopStats {
+  turns: number;
+  batches: number;
+  frames: number;
+  /** Turns that ended with frames still pending (yielded with setImmediate). */
+  yields: number;
+  /** Times the fd watch was (re-)armed. */
+  rearms: number;
+  timersRun: number;
+}
+
+/** Drives one device: receive batches into `onFrame`, flush, run timers. */
+export class Loop {
+  readonly device: Device;
+  readonly timers = new TimerQueue();
+  readonly clock: Clock;
+  readonly counters: LoopStats = { turns: 0, batches: 0, frames: 0, yields: 0, rearms: 0, timersRun: 0 };
+  /** Where received frames go (the stack's input). */
+  onFrame: FrameHandler;
+
+  private readonly batchSize: number;
+  private readonly batchesPerTurn: number;
+  private readonly busyPoll: boolean;
+  private running = false;
+  private watching = false;
+  private turnScheduled = false;
+  private flushScheduled = false;
+  private timerHandle: NodeJS.Timeout | null = null;
+  private timerDueMs = Infinity;
+  private txRetry: NodeJS.Timeout | null = null;
+  private readonly onReadable = (): void => this.turn();
+  private readonly onImmediate = (): void => {
+    this.turnScheduled = false;
+    this.turn();
+  };
+  private readonly onFlush = (): void => {
+    this.flushScheduled = false;
+    if (this.running && !this.device.closed) this.flushDevice();
+  };
+  private readonly onTimer = (): void => {
+    this.timerHandle = null;
+    this.timerDueMs = Infinity;
+    if (!this.running) return;
+    this.runTimers();
+    this.flushDevice();
+  };
+  private readonly onTxRetry = (): void => {
+    this.txRetry = null;
+    if (this.running && !this.device.closed) this.flushDevice();
+  };
+
+  constructor(device: Device, onFrame: FrameHandler, options: LoopOptions = {}) {
+    this.device = device;
+    this.onFrame = onFrame;
+    this.batchSize = options.batchSize ?? 64;
+    this.batchesPerTurn = options.batchesPerTurn ?? 16;
+    this.busyPoll = options.busyPoll === true;
+    this.clock = options.clock ?? systemClock;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+    if (!Number.isInteger(this.batchesPerTurn) || this.batchesPerTurn < 1) throw new RangeError(`batchesPerTurn must be a positive integer, got ${options.batchesPerTurn}`);
+  }
+
+  /** The loop's current time in milliseconds. */
+  nowMs(): number {
+    return this.clock.nowMs();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Start receiving. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (this.busyPoll) this.scheduleTurn();
+    else this.arm();
+    this.armTimer();
+  }
+
+  /** Stop receiving and cancel the loop's own Node timers (the device stays open). */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    if (this.watching && !this.device.closed) this.device.unwatch();
+    this.watching = false;
+    if (this.timerHandle !== null) clearTimeout(this.timerHandle);
+    if (this.txRetry !== null) clearTimeout(this.txRetry);
+    this.timerHandle = null;
+    this.txRetry = null;
+    this.timerDueMs = Infinity;
+  }
+
+  /** Run `callback` at `delayMs` from now on the loop's clock; returns an id for cancelTimer. */
+  setTimer(delayMs: number, callback: TimerCallback): number {
+    const id = this.timers.schedule(this.nowMs() + delayMs, callback);
+    this.armTimer();
+    return id;
+  }
+
+  cancelTimer(id: number): void {
+    this.timers.cancel(id);
+  }
+
+  /** Ask for a device flush soon (frames queued outside a receive turn). */
+  requestFlush(): void {
+    if (this.flushScheduled || !this.running) return;
+    this.flushScheduled = true;
+    setImmediate(this.onFlush);
+  }
+
+  /** One turn: drain up to batchesPerTurn batches, flush, run timers, then wait or yield. */
+  turn(): void {
+    if (!this.running || this.device.closed) return;
+    const device = this.device;
+    const counters = this.counters;
+    counters.turns++;
+    let received = 0;
+    let batches = 0;
+    do {
+      received = device.receive(this.batchSize, this.onFrame);
+      batches++;
+      counters.frames += received;
+      if (device.closed) return;
+      if (received > 0) device.flush();
+    } while (received === this.batchSize && batches < this.batchesPerTurn && this.running);
+    counters.batches += batches;
+    this.runTimers();
+    if (!this.running || device.closed) return;
+    this.flushDevice();
+    if (this.busyPoll || received === this.batchSize) {
+      if (received === this.batchSize) counters.yields++;
+      if (this.watching) {
+        device.unwatch();
+        this.watching = false;
+      }
+      this.scheduleTurn();
+    } else {
+      this.arm();
+    }
+  }
+
+  private arm(): void {
+    if (this.watching || this.busyPoll) return;
+    this.watching = true;
+    this.counters.rearms++;
+    this.device.watch(this.onReadable);
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(this.onImmediate);
+  }
+
+  private flushDevice(): void {
+    const device = this.device;
+    device.flush();
+    if (device.txPending() && this.txRetry === null && !device.closed) {
+      // Completions come back asynchronously: look again shortly, without spinning.
+      this.txRetry = setTimeout(this.onTxRetry, 1);
+    }
+  }
+
+  private runTimers(): void {
+    if (this.timers.size === 0) return;
+    this.counters.timersRun += this.timers.runDue(this.nowMs());
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (!this.running) return;
+    const due = this.timers.nextDueMs();
+    if (due === this.timerDueMs) return;
+    if (this.timerHandle !== null) clearTimeout(this.timerHandle);
+    this.timerHandle = null;
+    this.timerDueMs = due;
+    if (due === Infinity) return;
+    this.timerHandle = setTimeout(this.onTimer, Math.max(0, Math.ceil(due - this.nowMs())));
+  }
+}

@@ -1,0 +1,277 @@
+// The AF_XDP device: all ring work in JS over the addon's mapped rings.
+//
+// Every UMEM frame is in exactly one place: the free pool, the fill ring
+// (kernel), the RX ring or lent to a callback, the TX ring (queued or with
+// the kernel), or the completion ring. Received frames go back to the fill
+// ring; replies in place go from RX straight to TX with the same address.
+
+import { readFileSync } from 'node:fs';
+import { loadNative } from '../native';
+import type { XdpPort, XdpPortOptions } from '../native';
+import type { Device, DeviceStats, FrameHandler } from './device';
+import { POISON_BYTE, emptyStats } from './device';
+import { XdpConsumerRing, XdpProducerRing } from './xdp-ring';
+
+/** Bytes the kernel keeps in front of received data inside a chunk (XDP_PACKET_HEADROOM). */
+export const XDP_PACKET_HEADROOM = 256;
+
+const EAGAIN = 11;
+/** Frames the kernel sends per TX kick in copy mode unless the budget was raised. */
+const COPY_MODE_TX_BATCH = 32;
+
+export interface XdpDeviceOptions {
+  /** Poison released RX buffers with 0xa5 so a view kept too long shows up. */
+  poison?: boolean;
+  /** The interface's MAC; read from sysfs when not given. */
+  macAddress?: string;
+}
+
+/** The interface's MAC from sysfs (the calling process's network namespace). */
+export function readMacAddress(ifname: string): string {
+  try {
+    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+  } catch {
+    return '00:00:00:00:00:00';
+  }
+}
+
+/** AF_XDP implementation of the device contract, over an open XdpPort. */
+export class XdpDevice implements Device {
+  readonly name: string;
+  readonly backend = 'xdp' as const;
+  readonly mode: string;
+  readonly memory: DataView;
+  readonly bytes: Uint8Array;
+  readonly frameCapacity: number;
+  readonly macAddress: string;
+  readonly fd: number;
+  readonly frameSize: number;
+  readonly frameCount: number;
+  /** Calls made into the addon since open (the "one native call per batch" budget). */
+  nativeCalls = 0;
+
+  private readonly port: XdpPort;
+  private readonly rx: XdpConsumerRing;
+  private readonly tx: XdpProducerRing;
+  private readonly fill: XdpProducerRing;
+  private readonly completion: XdpConsumerRing;
+  private readonly needWakeup: boolean;
+  private readonly poison: boolean;
+  private readonly kickBatch: number;
+  /** Free chunk base addresses (a stack). */
+  private readonly pool: Uint32Array;
+  private poolCount = 0;
+  /** Frames the pool keeps back from the fill ring for transmit. */
+  private readonly txReserve: number;
+  /** TX descriptors written and not yet published. */
+  private txQueued = 0;
+  /** TX descriptors published and not yet completed. */
+  private txOutstanding = 0;
+  private lentToken = -1;
+  private lentReplied = false;
+  private isClosed = false;
+  private readonly counters: DeviceStats;
+
+  constructor(port: XdpPort, frameSize: number, frameCount: number, ifname: string, options: XdpDeviceOptions = {}) {
+    this.port = port;
+    this.name = ifname;
+    this.frameSize = frameSize;
+    this.frameCount = frameCount;
+    this.mode = port.mode + (port.zeroCopy ? '/zerocopy' : '/copy');
+    this.memory = new DataView(port.umem);
+    this.bytes = new Uint8Array(port.umem);
+    this.frameCapacity = frameSize - XDP_PACKET_HEADROOM;
+    this.macAddress = options.macAddress ?? readMacAddress(ifname);
+    this.fd = port.fd;
+    this.rx = new XdpConsumerRing(port.rx);
+    this.tx = new XdpProducerRing(port.tx);
+    this.fill = new XdpProducerRing(port.fill);
+    this.completion = new XdpConsumerRing(port.completion);
+    this.needWakeup = port.needWakeup;
+    this.poison = options.poison === true;
+    this.kickBatch = port.zeroCopy ? this.tx.size : (port.txBudget > 0 ? port.txBudget : COPY_MODE_TX_BATCH);
+    this.pool = new Uint32Array(frameCount);
+    for (let i = frameCount - 1; i >= 0; i--) this.pool[this.poolCount++] = i * frameSize;
+    this.txReserve = Math.max(0, frameCount - this.fill.size);
+    this.counters = emptyStats('xdp', this.mode);
+    this.refillFill();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  receive(budget: number, onFrame: FrameHandler): number {
+    if (this.isClosed) return 0;
+    const rx = this.rx;
+    const count = rx.peek(budget);
+    if (count === 0) {
+      this.wakeRxIfNeeded();
+      return 0;
+    }
+    let index = rx.cachedConsumer;
+    const counters = this.counters;
+    for (let i = 0; i < count; i++) {
+      const addr = rx.readDescAddr(index);
+      const length = rx.readDescLength(index);
+      index = (index + 1) >>> 0;
+      counters.rxFrames++;
+      counters.rxBytes += length;
+      this.lentToken = addr;
+      this.lentReplied = false;
+      onFrame(addr, length, addr);
+      if (this.isClosed) return i + 1;
+      if (!this.lentReplied) this.recycle(addr);
+    }
+    this.lentToken = -1;
+    rx.release(count);
+    this.refillFill();
+    return count;
+  }
+
+  replyInPlace(token: number, length: number): boolean {
+    if (token !== this.lentToken || this.lentReplied) return false;
+    if (!this.queueTx(token, length)) return false;
+    this.lentReplied = true;
+    return true;
+  }
+
+  allocTx(): number {
+    if (this.poolCount === 0) this.reapCompletions();
+    if (this.poolCount === 0) return -1;
+    return this.pool[--this.poolCount];
+  }
+
+  transmit(offset: number, length: number): boolean {
+    if (this.queueTx(offset, length)) return true;
+    this.freeTx(offset);
+    return false;
+  }
+
+  freeTx(offset: number): void {
+    this.pool[this.poolCount++] = offset - (offset & (this.frameSize - 1));
+  }
+
+  flush(): void {
+    if (this.isClosed) return;
+    if (this.txQueued > 0) {
+      this.tx.submit(this.txQueued);
+      this.txOutstanding += this.txQueued;
+      this.txQueued = 0;
+    }
+    if (this.txOutstanding > 0 && this.tx.outstanding() > 0) this.kickTx();
+    this.reapCompletions();
+    this.refillFill();
+  }
+
+  txPending(): boolean {
+    return this.txQueued > 0 || this.txOutstanding > 0;
+  }
+
+  watch(callback: () => void): void {
+    this.nativeCalls++;
+    this.port.watch(callback);
+  }
+
+  unwatch(): void {
+    if (this.isClosed) return;
+    this.nativeCalls++;
+    this.port.unwatch();
+  }
+
+  stats(): DeviceStats {
+    const out: DeviceStats = { ...this.counters, txInFlight: this.txOutstanding + this.txQueued, kernel: {} };
+    if (!this.isClosed) {
+      this.nativeCalls++;
+      const kernel = this.port.statistics();
+      for (const key of Object.keys(kernel) as (keyof typeof kernel)[]) out.kernel[key] = kernel[key];
+    }
+    out.kernel.freeFrames = this.poolCount;
+    out.kernel.nativeCalls = this.nativeCalls;
+    return out;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.port.close();
+  }
+
+  /** The UMEM address of the TX descriptor queued most recently (tests: reply in place keeps the address). */
+  lastQueuedTxAddress(): number {
+    return this.tx.readDescAddr((this.tx.cachedProducer + this.txQueued - 1) >>> 0);
+  }
+
+  /** The chunk addresses in the free pool (tests: every frame is in exactly one place). */
+  freeChunks(): number[] {
+    return Array.from(this.pool.subarray(0, this.poolCount));
+  }
+
+  private queueTx(addr: number, length: number): boolean {
+    const need = this.txQueued + 1;
+    if (this.tx.free(need) < need) {
+      this.counters.txRingFull++;
+      return false;
+    }
+    this.tx.writeDesc(this.tx.cachedProducer + this.txQueued, addr, length);
+    this.txQueued++;
+    this.counters.txFrames++;
+    this.counters.txBytes += length;
+    return true;
+  }
+
+  private recycle(addr: number): void {
+    const chunk = addr - (addr & (this.frameSize - 1));
+    if (this.poison) this.bytes.fill(POISON_BYTE, chunk, chunk + this.frameSize);
+    this.pool[this.poolCount++] = chunk;
+  }
+
+  private refillFill(): void {
+    const spare = this.poolCount - this.txReserve;
+    if (spare <= 0) return;
+    const count = this.fill.reserve(spare);
+    if (count === 0) return;
+    const start = this.fill.cachedProducer;
+    for (let i = 0; i < count; i++) this.fill.writeAddr(start + i, this.pool[--this.poolCount]);
+    this.fill.submit(count);
+  }
+
+  private reapCompletions(): void {
+    const completion = this.completion;
+    const count = completion.peek(completion.size);
+    if (count === 0) return;
+    const start = completion.cachedConsumer;
+    for (let i = 0; i < count; i++) {
+      const addr = completion.readAddr(start + i);
+      this.pool[this.poolCount++] = addr - (addr & (this.frameSize - 1));
+    }
+    completion.release(count);
+    this.txOutstanding -= count;
+  }
+
+  private kickTx(): void {
+    if (this.needWakeup && !this.tx.needsWakeup()) return;
+    let queued = this.tx.outstanding();
+    let tries = Math.ceil(queued / this.kickBatch) + 1;
+    while (queued > 0 && tries-- > 0) {
+      this.nativeCalls++;
+      this.counters.kicks++;
+      const rc = this.port.kick();
+      if (rc !== 0 && rc !== -EAGAIN) break;
+      queued = this.tx.outstanding();
+    }
+  }
+
+  private wakeRxIfNeeded(): void {
+    if (!this.needWakeup || !this.fill.needsWakeup()) return;
+    this.nativeCalls++;
+    this.counters.kicks++;
+    this.port.wakeup();
+  }
+}
+
+/** Open an AF_XDP port through the addon and wrap it as a device. */
+export function openXdpDevice(options: XdpPortOptions, deviceOptions: XdpDeviceOptions = {}): XdpDevice {
+  const port = loadNative().xdpOpen(options);
+  return new XdpDevice(port, options.frameSize, options.frameCount, options.ifname, deviceOptions);
+}

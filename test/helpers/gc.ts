@@ -1,0 +1,23 @@
+// Count garbage collections while a piece of code runs (PerformanceObserver 'gc').
+
+import { PerformanceObserver } from 'node:perf_hooks';
+
+/** Run `work` and return how many GC events happened during it. */
+export async function countGcEvents(work: () => void): Promise<number> {
+  // Let collections caused by earlier tests finish and be reported first.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  let events = 0;
+  let observing = false;
+  const observer = new PerformanceObserver((list) => {
+    if (observing) events += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  observing = true;
+  const before = events;
+  work();
+  // GC entries are delivered asynchronously.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observing = false;
+  observer.disconnect();
+  return events - before;
+}

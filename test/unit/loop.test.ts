@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { FakeClock, Loop, TimerQueue } from '../../src/loop';
+import { createPair } from '../../src/phy/pair';
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('timer queue', () => {
+  it('runs timers in due order, ties in scheduling order, and skips cancelled ones', () => {
+    const timers = new TimerQueue();
+    const ran: string[] = [];
+    timers.schedule(30, () => ran.push('c'));
+    timers.schedule(10, () => ran.push('a1'));
+    const cancelled = timers.schedule(20, () => ran.push('x'));
+    timers.schedule(10, () => ran.push('a2'));
+    timers.cancel(cancelled);
+    assert.equal(timers.nextDueMs(), 10);
+    assert.equal(timers.runDue(25), 2);
+    assert.deepEqual(ran, ['a1', 'a2']);
+    assert.equal(timers.nextDueMs(), 30);
+    assert.equal(timers.size, 1);
+  });
+
+  it('passes the current time in and runs timers scheduled by timers when already due', () => {
+    const timers = new TimerQueue();
+    const clock = new FakeClock(1000);
+    const seen: number[] = [];
+    timers.schedule(1000, (now) => {
+      seen.push(now);
+      timers.schedule(now, (later) => seen.push(later + 1));
+    });
+    timers.runDue(clock.nowMs());
+    assert.deepEqual(seen, [1000, 1001]);
+    assert.equal(timers.nextDueMs(), Infinity);
+  });
+});
+
+describe('event loop', () => {
+  it('drains frames as they arrive and re-arms the watch when idle', async () => {
+    const [a, b] = createPair();
+    let frames = 0;
+    const loop = new Loop(b, () => { frames++; }, { batchSize: 8 });
+    loop.start();
+    for (let i = 0; i < 20; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    await sleep(10);
+    assert.equal(frames, 20);
+    loop.stop();
+  });
+
+  it('yields to Node after batchesPerTurn batches when more is pending', async () => {
+    const [a, b] = createPair({ frameCount: 1024, rxQueueSize: 512 });
+    let frames = 0;
+    const loop = new Loop(b, () => { frames++; }, { batchSize: 8, batchesPerTurn: 4 });
+    loop.start();
+    for (let i = 0; i < 100; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    let otherWork = 0;
+    const interleaved = setInterval(() => { otherWork++; }, 0);
+    await sleep(30);
+    clearInterval(interleaved);
+    assert.equal(frames, 100);
+    assert.ok(loop.counters.yields >= 3, `${loop.counters.yields} yields`);
+    assert.ok(otherWork > 0);
+    loop.stop();
+  });
+
+  it('does no work while idle', async () => {
+    const [, b] = createPair();
+    const loop = new Loop(b, () => undefined);
+    loop.start();
+    await tick();
+    const turns = loop.counters.turns;
+    await sleep(200);
+    assert.equal(loop.counters.turns, turns);
+    loop.stop();
+  });
+
+  it('runs timers on its clock and flushes what they send', async () => {
+    const [a, b] = createPair();
+    const loop = new Loop(a, () => undefined);
+    loop.start();
+    let firedAt = -1;
+    loop.setTimer(5, (now) => {
+      firedAt = now;
+      a.transmit(a.allocTx(), 60);
+    });
+    const cancelled = loop.setTimer(6, () => assert.fail('cancelled timer ran'));
+    loop.cancelTimer(cancelled);
+    await sleep(40);
+    assert.ok(firedAt > 0);
+    assert.equal(b.rxQueued, 1);
+    loop.stop();
+  });
+
+  it('stops cleanly when the device is closed inside a frame callback', async () => {
+    const [a, b] = createPair();
+    let frames = 0;
+    const loop = new Loop(b, () => { frames++; b.close(); });
+    loop.start();
+    for (let i = 0; i < 5; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    await sleep(10);
+    assert.equal(frames, 1);
+    loop.stop();
+  });
+
+  it('rejects a bad batch size with a message naming it', () => {
+    const [, b] = createPair();
+    assert.throws(() => new Loop(b, () => undefined, { batchSize: 0 }), /batchSize/);
+  });
+});
