@@ -7,6 +7,8 @@
         "native/errors.cc",
         "native/watch.cc",
         "native/bpf.cc",
+        "native/attachment.cc",
+        "native/mapping.cc",
         "native/xdp.cc",
         "native/netmap.cc"
       ],

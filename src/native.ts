@@ -49,14 +49,20 @@ export interface XdpPortOptions {
   completionSize: number;
   /** Bind with XDP_USE_NEED_WAKEUP. */
   needWakeup: boolean;
-  /** 'on': XDP_ZEROCOPY only; 'off': XDP_COPY only; 'auto': zero-copy, then copy. */
+  /** 'on': XDP_ZEROCOPY only; 'off': XDP_COPY only; 'auto': no flag, the kernel tries zero-copy, then copy. */
   zeroCopy: 'auto' | 'on' | 'off';
   /** XDP_MAX_TX_SKB_BUDGET for copy mode; 0 keeps the kernel default. */
   txBudget: number;
 }
 
-/** An open AF_XDP port (socket + UMEM + four mapped rings). */
+/**
+ * An open AF_XDP port (socket + UMEM + four mapped rings). The interface's XDP
+ * program is shared by the process's ports on it: xdpOpen refuses (EBUSY) a
+ * queue that already has a port, and a mode other than the attached one
+ * (syscall 'bpf(BPF_LINK_CREATE)'); the last port's close detaches it.
+ */
 export interface XdpPort {
+  /** The socket; -1 once closed. */
   readonly fd: number;
   readonly ifindex: number;
   readonly queue: number;
@@ -79,8 +85,22 @@ export interface XdpPort {
   /** Start a uv_poll readability watch; `callback` runs on Node's loop. */
   watch(callback: () => void): void;
   unwatch(): void;
-  /** Detach every external ArrayBuffer, then unmap and close. Idempotent. */
+  /**
+   * Detach every external ArrayBuffer, then unmap and close. Idempotent.
+   * Afterwards kick, wakeup, statistics and watch throw EBADF ("The port is
+   * closed."); unwatch and close do nothing.
+   */
   close(): void;
+}
+
+export interface XdpTestRunLiveOptions {
+  ifname: string;
+  /** One whole Ethernet frame (14 bytes up to about 3.5 KiB). */
+  frame: Uint8Array;
+  /** Copies to send: 1 to 100,000,000. */
+  count: number;
+  /** Frames per kernel batch, up to 256 (default 64). */
+  batchSize?: number;
 }
 
 export interface NetmapPortOptions {
@@ -127,6 +147,12 @@ export interface NetmapLayout {
 
 export interface NativeAddon {
   xdpOpen(options: XdpPortOptions): XdpPort;
+  /**
+   * Send `count` copies of `frame` out of `ifname`, synchronously, with an XDP
+   * program returning XDP_TX run by BPF_PROG_TEST_RUN in live-frames mode
+   * (Linux 5.18+). `durationNs` is the wall-clock time of the run.
+   */
+  xdpTestRunLive(options: XdpTestRunLiveOptions): { count: number; durationNs: number };
   netmapOpen(options: NetmapPortOptions): NetmapPort;
   /** sizeof/offsetof of the netmap ABI structs and the ioctl numbers, as compiled. */
   netmapLayout(): NetmapLayout;

@@ -1,0 +1,17 @@
+// The addon's entry point: the AF_XDP and netmap halves add their functions.
+#include <napi.h>
+
+#include "netmap.h"
+#include "xdp.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  nicring::InitXdp(env, exports);
+  nicring::InitNetmap(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nicring, Init)
