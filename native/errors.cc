@@ -48,7 +48,8 @@ std::string HintFor(int err, const char* syscall) {
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall,
                        const std::string& ifname, const std::string& hint) {
   if (err < 0) err = -err;
-  const char* code = uv_err_name(-err);
+  // libuv names 95 ENOTSUP; the socket and XDP calls mean EOPNOTSUPP.
+  const char* code = err == EOPNOTSUPP ? "EOPNOTSUPP" : uv_err_name(-err);
   std::string message = syscall;
   if (!ifname.empty()) message += " " + ifname;
   message += ": ";
