@@ -2,6 +2,8 @@
 // and the lab.
 
 import type { Device } from './phy/device';
+import { netmapAvailable, openNetmapDevice } from './phy/netmap';
+import { hasNetmapPrefix } from './phy/netmap-name';
 import { openXdpDevice } from './phy/xdp';
 import type { NativeError } from './native';
 
@@ -9,6 +11,8 @@ export type { Device, DeviceStats, FrameHandler, BackendName } from './phy/devic
 export { POISON_BYTE } from './phy/device';
 export { XdpDevice, openXdpDevice, XDP_PACKET_HEADROOM } from './phy/xdp';
 export { PairDevice, createPair } from './phy/pair';
+export { NetmapDevice, openNetmapDevice, netmapAvailable } from './phy/netmap';
+export { parseNetmapName } from './phy/netmap-name';
 export type { PairOptions } from './phy/pair';
 export { Loop, TimerQueue, FakeClock, systemClock } from './loop';
 export type { Clock, LoopOptions, LoopStats, TimerCallback } from './loop';
@@ -18,7 +22,7 @@ export type { NativeError } from './native';
 export interface OpenOptions {
   /** 'auto' tries netmap (when /dev/netmap exists), then AF_XDP native, then generic. */
   backend?: 'auto' | 'netmap' | 'xdp';
-  /** NIC queue to bind (default 0). */
+  /** NIC queue to bind (AF_XDP default 0; netmap default: the rings the port name says, all NIC rings for a plain name). */
   queue?: number;
   /** AF_XDP attach mode (default 'auto': native, then generic). */
   xdpMode?: 'auto' | 'native' | 'generic';
@@ -102,12 +106,23 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
 /**
  * Open a port on `ifname` and return it as a Device. With backend 'auto' it
  * tries netmap (if /dev/netmap exists), then AF_XDP native, then generic;
- * when every attempt fails, one OpenError lists them all.
+ * when every attempt fails, one OpenError lists them all. A name in netmap's
+ * syntax ("netmap:eth0", "netmap:eth0-2", "netmap:eth0^") selects netmap.
  */
 export function open(ifname: string, options: OpenOptions = {}): Device {
   if (typeof ifname !== 'string' || ifname.length === 0) throw new TypeError('open(): ifname must be a non-empty interface name');
   const resolved = resolveOpenOptions(options);
   const attempts: OpenAttempt[] = [];
+  const netmapName = hasNetmapPrefix(ifname);
+  if (netmapName && resolved.backend === 'xdp') throw optionError('backend', `'netmap' or 'auto' for the netmap port name "${ifname}"`, resolved.backend);
+  if (resolved.backend === 'netmap' || netmapName || (resolved.backend === 'auto' && netmapAvailable())) {
+    try {
+      return openNetmapDevice(ifname, { poison: resolved.poison, queue: options.queue });
+    } catch (error) {
+      attempts.push({ backend: 'netmap', mode: options.queue === undefined ? 'port' : `queue ${options.queue}`, error: error as Error });
+      if (resolved.backend === 'netmap' || netmapName) throw new OpenError(ifname, attempts);
+    }
+  }
   const xdpModes: ('native' | 'generic')[] = resolved.xdpMode === 'auto' ? ['native', 'generic'] : [resolved.xdpMode];
   if (resolved.backend === 'xdp' || resolved.backend === 'auto') {
     for (const mode of xdpModes) {
