@@ -143,9 +143,10 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
         }, { poison: resolved.poison });
       } catch (error) {
         attempts.push({ backend: 'xdp', mode, error: error as Error });
-        // A missing interface or privilege fails the same way in every mode.
-        const code = (error as Partial<NativeError>).code;
-        if (code === 'ENODEV' || code === 'EPERM' || code === 'EACCES' || code === 'EBUSY') break;
+        // A missing interface, a missing privilege or a taken queue fails the same way in every mode;
+        // EBUSY from the attach (the program is there in the other mode) is worth the next mode.
+        const { code, syscall } = error as Partial<NativeError>;
+        if (code === 'ENODEV' || code === 'EPERM' || code === 'EACCES' || (code === 'EBUSY' && syscall !== 'bpf(BPF_LINK_CREATE)')) break;
       }
     }
   }

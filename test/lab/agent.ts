@@ -16,6 +16,11 @@ function parse(argv: string[]): { job: string; args: Args } {
   return { job: argv[0], args };
 }
 
+/** Resolves on SIGTERM; call before printing "ready" so the signal cannot come first. */
+function untilSigterm(): Promise<void> {
+  return new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+}
+
 function done(result: object): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -161,8 +166,9 @@ async function jobEcho(args: Args): Promise<void> {
     }
   });
   loop.start();
+  const terminated = untilSigterm();
   console.log('ready');
-  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  await terminated;
   loop.stop();
   device.close();
   done({ replies, sameAddress });
@@ -183,8 +189,9 @@ async function jobHold(args: Args): Promise<void> {
     idle.cpuMs = (used.user + used.system) / 1000;
     idle.turns = loop.counters.turns - turnsBefore;
   }
+  const terminated = untilSigterm();
   console.log('ready');
-  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  await terminated;
   loop.stop();
   device.close();
   done({ closed: true, ...idle });
@@ -233,8 +240,9 @@ async function jobQueues(args: Args): Promise<void> {
       results.push({ queue, opened: false, code: e.code, message: e.message, frames: 0 });
     }
   }
+  const terminated = untilSigterm();
   console.log('ready');
-  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  await terminated;
   for (const loop of loops) loop.stop();
   for (const device of devices) device.close();
   done({ results });

@@ -119,7 +119,7 @@ describe('AF_XDP ports on two queues of one interface', function () {
     assert.equal(results[1].opened, true);
     assert.equal(results[2].opened, false);
     assert.equal(results[2].code, 'EBUSY');
-    assert.match(results[2].message ?? '', /queue 1/);
+    assert.match(results[2].message ?? '', /queue 1 of veth-nr/i);
     assert.ok(results[0].frames > 0 && results[1].frames > 0, `frames per queue: ${results[0].frames}, ${results[1].frames}`);
     assert.equal(results[0].frames + results[1].frames, 4000);
   });
