@@ -8,6 +8,11 @@ import { open, type OpenOptions } from '../src/index';
 import * as labs from '../src/lab';
 import { packageRoot } from '../src/native';
 import { Sink } from '../src/service/sink';
+import { emitRequestTemplate } from '../src/service/generator';
+import { runLiveFrames } from '../src/service/live-frames';
+import { readMacAddress } from '../src/phy/xdp';
+import { parseMac } from '../src/wire/ethernet';
+import { parseIpv4 } from '../src/wire/ipv4';
 import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
 
 const LAB_OPTIONS: OptionSpecs = {
@@ -47,6 +52,19 @@ const SEND_OPTIONS: OptionSpecs = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
+const FLOOD_OPTIONS: OptionSpecs = {
+  iface: { kind: 'string', help: 'interface to send from (run inside its namespace)', meta: 'IF' },
+  'dst-mac': { kind: 'string', help: 'destination MAC', meta: 'MAC' },
+  source: { kind: 'string', help: 'source IPv4 address', meta: 'IP' },
+  target: { kind: 'string', help: 'destination', meta: 'IP:PORT' },
+  count: { kind: 'integer', help: 'frames to send', default: 1000000, min: 1, max: 100000000, meta: 'N' },
+  duration: { kind: 'number', help: 'stop after this many seconds at the latest', default: 10, min: 0.1, max: 3600, meta: 'SECONDS' },
+  rate: { kind: 'integer', help: 'frames per second (0: flat out)', default: 0, min: 0, max: 100000000, meta: 'PPS' },
+  size: { kind: 'integer', help: 'UDP payload bytes', default: 18, min: 12, max: 1472, meta: 'BYTES' },
+  json: { kind: 'boolean', help: 'print the result as JSON' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
 const USAGE = `nicring: kernel-bypass networking for Node.js
 
 Usage:
@@ -54,6 +72,8 @@ Usage:
   nicring sink --iface IF [--duration S] [--json] ...   receive and recycle, with live figures
   nicring demo [--duration S] [--rate PPS]              lab + peer traffic through nicring, live
   nicring udp-send --target IP:PORT [--count N] [--rate PPS]   bounded kernel UDP sender
+  nicring flood --iface IF --dst-mac MAC --source IP --target IP:PORT [--count N] [--duration S]
+                                                        in-kernel UDP flood (live frames), bounded
   nicring help COMMAND
 
 Run "nicring COMMAND --help" for a command's options.`;
@@ -165,6 +185,7 @@ function commandSink(argv: string[]): Promise<number> {
     live.show(final ? `${text} | final` : text, fields);
   };
   sink.start();
+  if (options.json) console.log(JSON.stringify({ event: 'ready', iface: device.name, backend: device.backend, mode: device.mode }));
   return new Promise((resolve) => {
     const ticker = setInterval(() => report(false), 1000);
     const finish = (): void => {
@@ -232,6 +253,45 @@ function commandUdpSend(argv: string[]): Promise<number> {
   });
 }
 
+async function commandFlood(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, FLOOD_OPTIONS);
+  if (options.help) {
+    console.log(help('flood', '--iface IF --dst-mac MAC --source IP --target IP:PORT [options]', FLOOD_OPTIONS));
+    return 0;
+  }
+  if (options.iface === undefined) throw new UsageError('--iface is required (the interface to send from)');
+  const destinationMac = parseMac(String(options['dst-mac'] ?? ''));
+  if (destinationMac === null) throw new UsageError(`--dst-mac must be a MAC address like 02:00:00:00:00:01, got "${options['dst-mac'] ?? ''}"`);
+  const sourceAddress = parseIpv4(String(options.source ?? ''));
+  if (sourceAddress === null) throw new UsageError(`--source must be an IPv4 address, got "${options.source ?? ''}"`);
+  const target = parseTarget(options.target as string | undefined);
+  const ifname = options.iface as string;
+  const sourceMac = parseMac(readMacAddress(ifname)) ?? 0;
+  const size = options.size as number;
+  const frame = new Uint8Array(14 + 20 + 8 + size);
+  emitRequestTemplate(new DataView(frame.buffer), 0, {
+    sourceMac, destinationMac, sourceAddress, destinationAddress: parseIpv4(target.address) as number, destinationPort: target.port,
+    sourcePortBase: 40000, sourcePorts: 1, payloadSize: size, count: 1, durationMs: 1, rate: 0, batchSize: 1,
+  });
+  const live = new LiveLine(options.json as boolean);
+  let last = 0;
+  let lastMs = performance.now();
+  const result = await runLiveFrames({
+    ifname, frame, count: options.count as number, durationMs: (options.duration as number) * 1000, rate: options.rate as number,
+    onProgress: (sent) => {
+      const now = performance.now();
+      if (now - lastMs < 1000) return;
+      live.show(`${ifname} flood | ${formatRate(((sent - last) * 1000) / (now - lastMs))}pps | sent ${sent}`, { event: 'progress', sent });
+      last = sent;
+      lastMs = now;
+    },
+  });
+  live.end();
+  const summary = { event: 'final', sent: result.sent, seconds: +result.seconds.toFixed(3), pps: Math.round(result.sent / Math.max(result.seconds, 1e-6)) };
+  console.log(options.json ? JSON.stringify(summary) : `sent ${summary.sent} frames in ${summary.seconds} s (${formatRate(summary.pps)}pps)`);
+  return 0;
+}
+
 function nicringScript(): string {
   return path.resolve(__dirname, path.basename(__filename));
 }
@@ -283,6 +343,7 @@ async function main(argv: string[]): Promise<number> {
     case 'sink': return commandSink(rest);
     case 'demo': return commandDemo(rest);
     case 'udp-send': return commandUdpSend(rest);
+    case 'flood': return commandFlood(rest);
     case 'help':
       if (rest.length > 0) return main([rest[0], '--help']);
       console.log(USAGE);
