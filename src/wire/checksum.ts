@@ -1,0 +1,103 @@
+// The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+//
+// The checksum is the 16-bit ones' complement of the ones' complement sum of
+// the data taken as big-endian 16-bit words. Ones' complement addition is
+// addition modulo 0xffff, so the sum can be taken over 32-bit words and
+// folded afterwards (2^16 = 1 mod 0xffff): a 32-bit word adds the same as its
+// two 16-bit halves. Sums here are JS doubles, exact up to 2^53.
+
+/** Largest region summed in one pass; beyond it the double sum could lose bits. */
+const MAX_PASS_LEN = 1 << 22;
+
+/** Fold a non-negative sum (up to 2^53) to 16 bits with end-around carry. */
+export function foldChecksumSum(sum: number): number {
+  while (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/**
+ * The folded ones' complement sum of `length` bytes at `offset` (not
+ * complemented), plus `initial`. An odd trailing byte counts as the high byte
+ * of a word whose low byte is zero.
+ */
+export function internetChecksumSum(view: DataView, offset: number, length: number, initial = 0): number {
+  while (length > MAX_PASS_LEN) {
+    initial = sumRegion(view, offset, MAX_PASS_LEN, initial);
+    offset += MAX_PASS_LEN;
+    length -= MAX_PASS_LEN;
+  }
+  return sumRegion(view, offset, length, initial);
+}
+
+function sumRegion(view: DataView, offset: number, length: number, initial: number): number {
+  // Two accumulators over 16-byte strides keep the adds independent.
+  let sumA = initial;
+  let sumB = 0;
+  let at = offset;
+  const unrolledEnd = offset + (length & ~15);
+  while (at < unrolledEnd) {
+    sumA += view.getUint32(at) + view.getUint32(at + 4);
+    sumB += view.getUint32(at + 8) + view.getUint32(at + 12);
+    at += 16;
+  }
+  const wordsEnd = offset + (length & ~3);
+  while (at < wordsEnd) {
+    sumA += view.getUint32(at);
+    at += 4;
+  }
+  if (length & 2) {
+    sumB += view.getUint16(at);
+    at += 2;
+  }
+  if (length & 1) sumA += view.getUint8(at) << 8;
+  return foldChecksumSum(sumA + sumB);
+}
+
+/** The Internet checksum of a region: the complement of its folded sum, ready to store. */
+export function internetChecksum(view: DataView, offset: number, length: number, initial = 0): number {
+  return ~internetChecksumSum(view, offset, length, initial) & 0xffff;
+}
+
+/** Sum of the IPv4 pseudo-header (RFC 768, RFC 793) with addresses read from `view`. */
+export function ipv4PseudoHeaderSum(
+  view: DataView,
+  sourceAddressOffset: number,
+  destinationAddressOffset: number,
+  protocol: number,
+  length: number,
+): number {
+  return ipv4PseudoHeaderSumFromAddrs(
+    view.getUint32(sourceAddressOffset),
+    view.getUint32(destinationAddressOffset),
+    protocol,
+    length,
+  );
+}
+
+/** Sum of the IPv4 pseudo-header with addresses given as u32 numbers. */
+export function ipv4PseudoHeaderSumFromAddrs(source: number, destination: number, protocol: number, length: number): number {
+  const sum =
+    (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff) + (protocol & 0xff) + (length & 0xffff);
+  return foldChecksumSum(sum);
+}
+
+/**
+ * The checksum after one 16-bit word of the covered data changes from
+ * `oldWord` to `newWord`, by RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m').
+ */
+export function checksumUpdate16(checksum: number, oldWord: number, newWord: number): number {
+  const sum = (~checksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
+  return ~foldChecksumSum(sum) & 0xffff;
+}
+
+/** The checksum after an aligned 32-bit value (two words) changes, by RFC 1624 eqn. 3. */
+export function checksumUpdate32(checksum: number, oldValue: number, newValue: number): number {
+  const sum =
+    (~checksum & 0xffff) +
+    (~(oldValue >>> 16) & 0xffff) +
+    (~oldValue & 0xffff) +
+    (newValue >>> 16) +
+    (newValue & 0xffff);
+  return ~foldChecksumSum(sum) & 0xffff;
+}
