@@ -79,7 +79,7 @@ export function ipv4PseudoHeaderSum(
 export function ipv4PseudoHeaderSumFromAddrs(source: number, destination: number, protocol: number, length: number): number {
   const sum =
     (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff) + (protocol & 0xff) + (length & 0xffff);
-  return foldChecksumSum(sum);
+  return foldSmallSum(sum);
 }
 
 /**
@@ -88,7 +88,7 @@ export function ipv4PseudoHeaderSumFromAddrs(source: number, destination: number
  */
 export function checksumUpdate16(checksum: number, oldWord: number, newWord: number): number {
   const sum = (~checksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
-  return ~foldChecksumSum(sum) & 0xffff;
+  return ~foldSmallSum(sum) & 0xffff;
 }
 
 /** The checksum after an aligned 32-bit value (two words) changes, by RFC 1624 eqn. 3. */
@@ -99,5 +99,11 @@ export function checksumUpdate32(checksum: number, oldValue: number, newValue: n
     (~oldValue & 0xffff) +
     (newValue >>> 16) +
     (newValue & 0xffff);
-  return ~foldChecksumSum(sum) & 0xffff;
+  return ~foldSmallSum(sum) & 0xffff;
+}
+
+/** Fold a sum of at most 65537 16-bit words: two end-around carries always suffice. */
+function foldSmallSum(sum: number): number {
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return (sum & 0xffff) + (sum >>> 16);
 }
