@@ -32,7 +32,7 @@ const POISON_A = 0x00;
 const POISON_B = 0xff;
 
 /** Every parser of the wire layer, with its reusable views and records. */
-export class Parsers {
+class Parsers {
   readonly ethernet = new EthernetFrame();
   readonly ethernetRepr = new EthernetRepr();
   readonly arp = new ArpPacket();
