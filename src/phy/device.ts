@@ -8,6 +8,9 @@
  */
 export type FrameHandler = (offset: number, length: number, token: number) => void;
 
+/** The state of the link under a device: 'absent' once its interface is gone. */
+export type LinkState = 'up' | 'down' | 'absent';
+
 /** Which backend a device runs on. */
 export type BackendName = 'xdp' | 'netmap' | 'pair';
 
@@ -78,6 +81,8 @@ export interface Device {
   unwatch(): void;
 
   stats(): DeviceStats;
+  /** The link's state now (optional: a device without it is taken as always up). */
+  linkState?(): LinkState;
   /** Close the port; detaches `memory` so later access throws instead of reaching freed memory. */
   close(): void;
 }

@@ -5,7 +5,7 @@
 // side is copied into a free buffer of the other side at flush() (as a wire
 // would), and lent from there by receive(). Nothing allocates per frame.
 
-import type { Device, DeviceStats, FrameHandler } from './device';
+import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
 
 export interface PairOptions {
@@ -149,6 +149,11 @@ export class PairDevice implements Device {
 
   stats(): DeviceStats {
     return { ...this.counters, kernel: { freeFrames: this.freeCount, rxQueued: this.rxCount } };
+  }
+
+  /** 'up' or 'down', from the `linkUp` flag. */
+  linkState(): LinkState {
+    return this.linkUp ? 'up' : 'down';
   }
 
   close(): void {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { loadNative } from '../native';
 import type { XdpPort, XdpPortOptions } from '../native';
-import type { Device, DeviceStats, FrameHandler } from './device';
+import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
 import { XdpConsumerRing, XdpProducerRing } from './xdp-ring';
 
@@ -32,6 +32,24 @@ export function readMacAddress(ifname: string): string {
     return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
   } catch {
     return '00:00:00:00:00:00';
+  }
+}
+
+/** An interface's link state from /sys/class/net: operstate, and carrier when operstate is 'unknown'. */
+export function readLinkState(ifname: string): LinkState {
+  let operstate: string;
+  try {
+    operstate = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
+  } catch {
+    return 'absent';
+  }
+  if (operstate === 'up') return 'up';
+  if (operstate !== 'unknown') return 'down';
+  try {
+    // Reading carrier fails with EINVAL while the interface is administratively down.
+    return readFileSync(`/sys/class/net/${ifname}/carrier`, 'utf8').trim() === '1' ? 'up' : 'down';
+  } catch {
+    return 'down';
   }
 }
 
@@ -189,6 +207,11 @@ export class XdpDevice implements Device {
     out.kernel.freeFrames = this.poolCount;
     out.kernel.nativeCalls = this.nativeCalls;
     return out;
+  }
+
+  /** From sysfs (the calling process's namespace): 'absent' once the interface is gone. */
+  linkState(): LinkState {
+    return readLinkState(this.name);
   }
 
   close(): void {
