@@ -1,0 +1,261 @@
+// UDP for the host (RFC 768, RFC 1122 4.1): check received datagrams, hand
+// them to the endpoint bound to their port (or answer port unreachable),
+// send datagrams, and turn a request into its reply in its own buffer.
+//
+// Checksums are verified on receive (a zero checksum means none was sent)
+// and always computed on send. Endpoints live in a table indexed by port, so
+// demultiplexing is one array load.
+
+import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
+import { IPV4_HEADER_LEN, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
+import { UDP_HEADER_LEN, UdpPacket, UdpRepr, udpField } from '../wire/udp';
+import type { Ipv4Addressing } from './address';
+import { packetSum, pseudoHeaderSum } from './fast-checksum';
+import type { StackCounters } from './counters';
+import type { IcmpLayer } from './icmp';
+import type { Ipv4Datagram, TransportInput } from './ipv4-input';
+import { type Ipv4Identification, type Ipv4Output, turnAroundIpv4Header } from './ipv4-output';
+import type { Link } from './link';
+import { IPV4_MAX_PAYLOAD_LEN } from './reassembly';
+
+/** Largest UDP payload. */
+export const UDP_MAX_PAYLOAD_LEN = IPV4_MAX_PAYLOAD_LEN - UDP_HEADER_LEN;
+/** Linux's default ephemeral port range (net.ipv4.ip_local_port_range). */
+export const EPHEMERAL_PORT_FIRST = 32768;
+export const EPHEMERAL_PORT_LAST = 60999;
+
+const PORT_COUNT = 0x10000;
+
+// Buffer's copy is a memmove that takes any Uint8Array and allocates nothing.
+const copyInto = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
+
+/**
+ * A received datagram as an endpoint sees it. One reused record: it and the
+ * payload it points at are valid only during the delivery call.
+ */
+export class UdpDatagram {
+  /** The memory holding the payload (the device's, or a reassembly buffer). */
+  view: DataView = new DataView(new ArrayBuffer(0));
+  bytes: Uint8Array = new Uint8Array(0);
+  payloadOffset = 0;
+  payloadLength = 0;
+  /** Longest reply payload that may be written at payloadOffset. */
+  replyCapacity = 0;
+  /** The sender's address (u32) and port. */
+  remoteAddress = 0;
+  remotePort = 0;
+  /** The address the datagram was sent to (ours, or a broadcast address) and our port. */
+  localAddress = 0;
+  localPort = 0;
+  /** The lent frame's token, -1 once replied to or when the datagram is not in a lent frame. */
+  token = -1;
+  frameOffset = 0;
+  /** True when a reply can be sent from the request's buffer. */
+  inPlace = false;
+}
+
+/** Something bound to a port. */
+export interface UdpEndpoint {
+  /** A datagram for the endpoint's port arrived. */
+  deliver(datagram: UdpDatagram): void;
+  /** The interface is closing: the endpoint is unbound. */
+  interfaceClosed(): void;
+}
+
+/** Error for a port already bound. */
+export class AddressInUseError extends Error {
+  readonly code = 'EADDRINUSE';
+  readonly errno = -98;
+  readonly syscall = 'bind';
+  constructor(port: number) {
+    super(`bind EADDRINUSE: UDP port ${port} is already bound`);
+    this.name = 'AddressInUseError';
+  }
+}
+
+/** The UDP layer of one interface. */
+export class UdpLayer implements TransportInput {
+  private readonly link: Link;
+  private readonly output: Ipv4Output;
+  private readonly identification: Ipv4Identification;
+  private readonly icmp: IcmpLayer;
+  private readonly addressing: Ipv4Addressing;
+  private readonly counters: StackCounters;
+  private readonly scratch: DataView;
+  private readonly scratchBytes: Uint8Array;
+  private readonly onSend: () => void;
+  private readonly endpoints: (UdpEndpoint | null)[] = new Array<UdpEndpoint | null>(PORT_COUNT).fill(null);
+  private readonly packet = new UdpPacket();
+  private readonly repr = new UdpRepr();
+  private readonly datagram = new UdpDatagram();
+  private nextEphemeral: number;
+
+  constructor(
+    link: Link,
+    output: Ipv4Output,
+    identification: Ipv4Identification,
+    icmp: IcmpLayer,
+    addressing: Ipv4Addressing,
+    counters: StackCounters,
+    scratch: DataView,
+    onSend: () => void,
+  ) {
+    this.link = link;
+    this.output = output;
+    this.identification = identification;
+    this.icmp = icmp;
+    this.addressing = addressing;
+    this.counters = counters;
+    this.scratch = scratch;
+    this.scratchBytes = new Uint8Array(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+    this.onSend = onSend;
+    this.nextEphemeral = EPHEMERAL_PORT_FIRST + Math.floor(Math.random() * (EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1));
+  }
+
+  /** Bind `endpoint` to `port` (0: a free ephemeral port); returns the port. Throws AddressInUseError or RangeError. */
+  bind(port: number, endpoint: UdpEndpoint): number {
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`UDP port must be an integer from 0 to 65535, got ${port}`);
+    if (port === 0) port = this.freeEphemeralPort();
+    if (this.endpoints[port] !== null) throw new AddressInUseError(port);
+    this.endpoints[port] = endpoint;
+    return port;
+  }
+
+  /** Unbind `endpoint` from `port`. */
+  unbind(port: number, endpoint: UdpEndpoint): void {
+    if (this.endpoints[port] === endpoint) this.endpoints[port] = null;
+  }
+
+  /** Tell every endpoint the interface is closing, and unbind them all. */
+  closeAll(): void {
+    const endpoints = this.endpoints;
+    for (let port = 0; port < PORT_COUNT; port++) {
+      const endpoint = endpoints[port];
+      if (endpoint === null) continue;
+      endpoints[port] = null;
+      endpoint.interfaceClosed();
+    }
+  }
+
+  input(datagram: Ipv4Datagram): void {
+    const counters = this.counters;
+    if (datagram.payloadLength < UDP_HEADER_LEN) {
+      counters.udpTooShort++;
+      return;
+    }
+    const packet = this.packet;
+    if (!packet.reset(datagram.view, datagram.payloadOffset, datagram.payloadLength)) {
+      counters.udpBadLength++;
+      return;
+    }
+    if (packet.checksum !== 0 && !this.checksumRight(datagram)) {
+      counters.udpBadChecksum++;
+      return;
+    }
+    const port = packet.destinationPort;
+    const endpoint = this.endpoints[port];
+    if (endpoint === null) {
+      if (datagram.toBroadcast) counters.udpBroadcastNoSocket++;
+      else {
+        counters.udpNoSocket++;
+        this.icmp.portUnreachable(datagram);
+      }
+      return;
+    }
+    const received = this.datagram;
+    received.view = datagram.view;
+    received.bytes = datagram.bytes;
+    received.payloadOffset = packet.payloadOffset;
+    received.payloadLength = packet.payloadLength;
+    received.remoteAddress = datagram.source;
+    received.remotePort = packet.sourcePort;
+    received.localAddress = datagram.destination;
+    received.localPort = port;
+    received.token = datagram.token;
+    received.frameOffset = datagram.frameOffset;
+    const room = datagram.capacity - UDP_HEADER_LEN;
+    received.inPlace = datagram.token >= 0 && datagram.headerLength === IPV4_HEADER_LEN;
+    const limit = received.inPlace ? this.output.maxUnfragmentedPayload - UDP_HEADER_LEN : UDP_MAX_PAYLOAD_LEN;
+    received.replyCapacity = room < limit ? room : limit;
+    counters.udpReceived++;
+    endpoint.deliver(received);
+  }
+
+  /** The checksum check, with the pseudo-header read from the IPv4 header (see fast-checksum.ts). */
+  private checksumRight(datagram: Ipv4Datagram): boolean {
+    const packet = this.packet;
+    const length = packet.datagramLength;
+    const pseudo = pseudoHeaderSum(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, length);
+    return packetSum(datagram.view, packet.offset, length, pseudo) === 0xffff;
+  }
+
+  /**
+   * Answer `datagram` with the `length` bytes its endpoint wrote at its
+   * payloadOffset: in the request's own buffer when it can, else as a new
+   * datagram. Call at most once, during the delivery.
+   */
+  reply(datagram: UdpDatagram, length: number): boolean {
+    if (!Number.isInteger(length) || length < 0 || length > datagram.replyCapacity) {
+      throw new RangeError(`UDP reply length must be an integer from 0 to ${datagram.replyCapacity}, got ${length}`);
+    }
+    if (!datagram.inPlace) return this.send(datagram.localPort, datagram.remoteAddress, datagram.remotePort, datagram.bytes, datagram.payloadOffset, length);
+    datagram.inPlace = false;
+    const memory = this.link.memory;
+    const ip = datagram.frameOffset + ETHERNET_HEADER_LEN;
+    const udp = ip + IPV4_HEADER_LEN;
+    const udpLength = UDP_HEADER_LEN + length;
+    memory.setUint16(udp + udpField.SOURCE_PORT, datagram.localPort);
+    memory.setUint16(udp + udpField.DESTINATION_PORT, datagram.remotePort);
+    memory.setUint16(udp + udpField.LENGTH, udpLength);
+    turnAroundIpv4Header(memory, ip, this.addressing, this.identification, udpLength);
+    memory.setUint16(udp + udpField.CHECKSUM, 0);
+    const sum = packetSum(memory, udp, udpLength, pseudoHeaderSum(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
+    memory.setUint16(udp + udpField.CHECKSUM, ~sum & 0xffff || 0xffff);
+    this.link.turnAround(datagram.frameOffset);
+    const token = datagram.token;
+    datagram.token = -1;
+    if (!this.link.replyInPlace(token, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + udpLength)) return false;
+    this.counters.udpSent++;
+    this.counters.udpRepliesInPlace++;
+    return true;
+  }
+
+  /** Send `length` bytes of `bytes` at `offset` from `localPort` to `remoteAddress`:`remotePort`. */
+  send(localPort: number, remoteAddress: number, remotePort: number, bytes: Uint8Array, offset: number, length: number): boolean {
+    const udpLength = UDP_HEADER_LEN + length;
+    if (length > UDP_MAX_PAYLOAD_LEN) {
+      this.counters.ipv4TooLarge++;
+      return false;
+    }
+    const repr = this.repr;
+    repr.sourcePort = localPort;
+    repr.destinationPort = remotePort;
+    repr.payloadLength = length;
+    const ours = this.addressing.address;
+    let sent: boolean;
+    if (udpLength <= this.output.maxUnfragmentedPayload) {
+      const at = this.output.begin(remoteAddress, IP_PROTOCOL_UDP, udpLength);
+      if (at < 0) return false;
+      copyInto.call(bytes, this.link.bytes, at + UDP_HEADER_LEN, offset, offset + length);
+      repr.emit(this.link.memory, at, ours, remoteAddress);
+      sent = this.output.commit();
+    } else {
+      copyInto.call(bytes, this.scratchBytes, UDP_HEADER_LEN, offset, offset + length);
+      repr.emit(this.scratch, 0, ours, remoteAddress);
+      sent = this.output.send(remoteAddress, IP_PROTOCOL_UDP, this.scratch, 0, udpLength);
+    }
+    if (sent) this.counters.udpSent++;
+    this.onSend();
+    return sent;
+  }
+
+  private freeEphemeralPort(): number {
+    const span = EPHEMERAL_PORT_LAST - EPHEMERAL_PORT_FIRST + 1;
+    for (let tries = 0; tries < span; tries++) {
+      const port = this.nextEphemeral;
+      this.nextEphemeral = port === EPHEMERAL_PORT_LAST ? EPHEMERAL_PORT_FIRST : port + 1;
+      if (this.endpoints[port] === null) return port;
+    }
+    throw new AddressInUseError(0);
+  }
+}
