@@ -152,3 +152,19 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
   }
   throw new OpenError(ifname, attempts);
 }
+
+// The host stack: an interface on a device, its counters, UDP sockets, and pcap capture.
+export { Interface } from './iface/interface';
+export type { InterfaceOptions } from './iface/interface';
+export { StackCounters } from './iface/counters';
+export type { StackCountersSnapshot } from './iface/counters';
+export type { NeighborCacheOptions, NeighborInfo } from './iface/neighbor-cache';
+export type { ReassemblyOptions } from './iface/reassembly';
+export type { IcmpRateOptions } from './iface/icmp';
+export type { UdpDatagram } from './iface/udp';
+export type { LinkState } from './phy/device';
+export { CaptureDevice, captureDevice } from './phy/capture';
+export type { CaptureOptions } from './phy/capture';
+export { UdpSocket, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
+export type { UdpMessageListener, UdpRequestHandler } from './socket/udp';
+export * as udp from './socket/udp';
