@@ -69,8 +69,12 @@ export function stopAllAgents(): void {
   for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** mocha hooks: a lab for this suite, removed afterwards even on failure; the suite is skipped without root. */
-export function useLab(options: LabUpOptions & { name: string }): { lab: () => Lab } {
+/**
+ * mocha hooks: a lab for this suite, removed afterwards even on failure; the suite is skipped without root.
+ * `staticNeighbor` (default true) gives the peer kernel a permanent ARP entry for nicring's address,
+ * for suites where no stack answers ARP.
+ */
+export function useLab(options: LabUpOptions & { name: string; staticNeighbor?: boolean }): { lab: () => Lab } {
   let current: Lab | null = null;
   before(function () {
     if (!canRunLab()) {
@@ -80,7 +84,7 @@ export function useLab(options: LabUpOptions & { name: string }): { lab: () => L
     this.timeout(30000);
     current = labUp(options);
     // nicring's stack is not running here: tell the peer kernel nicring's MAC for its address.
-    execIn(current.peer.netns, ['ip', 'neigh', 'replace', current.nicring.ip, 'lladdr', current.nicring.mac, 'dev', current.peer.ifname, 'nud', 'permanent']);
+    if (options.staticNeighbor !== false) execIn(current.peer.netns, ['ip', 'neigh', 'replace', current.nicring.ip, 'lladdr', current.nicring.mac, 'dev', current.peer.ifname, 'nud', 'permanent']);
   });
   after(function () {
     this.timeout(30000);
