@@ -157,7 +157,7 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
       : kind === 'mmsg'
         ? [mmsg, '--port', String(PORT), '--batch', String(Math.min(batch, 256))]
         : [...nicring, 'respond', '--iface', lab.nicring.ifname, '--address', lab.nicring.address, '--port', String(PORT),
-          '--xdp-mode', kind === 'nicring-native' ? 'native' : 'generic', '--batch', String(batch), '--json', '--gc-watch'];
+          '--xdp-mode', kind === 'nicring-native' ? 'native' : 'generic', '--batch', String(batch), '--json'];
     responder = startIn(lab.nicring.netns, options.responderCpu, command);
     await Promise.race([responder.ready, new Promise((_, reject) => setTimeout(() => reject(new Error(`${kind} did not start in 20 s`)), 20000))]);
     const generator = startIn(lab.peer.netns, options.generatorCpu, [...nicring, 'gen', '--iface', lab.peer.ifname, '--address', lab.peer.address,

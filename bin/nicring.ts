@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as path from 'node:path';
-import { open, type OpenOptions } from '../src/index';
+import { open } from '../src/index';
 import * as labs from '../src/lab';
 import { packageRoot } from '../src/native';
 import { Sink } from '../src/service/sink';
@@ -13,7 +13,12 @@ import { runLiveFrames } from '../src/service/live-frames';
 import { readMacAddress } from '../src/phy/xdp';
 import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
-import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
+import { UsageError, parseArgs, type OptionSpecs } from './args';
+import { LiveLine, formatRate, helpText } from './output';
+import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot } from './common';
+import { commandRespond } from './respond';
+import { commandGen } from './gen';
+import { commandBench } from './bench';
 
 const LAB_OPTIONS: OptionSpecs = {
   name: { kind: 'string', help: 'lab name (1-12 lowercase letters or digits)', default: 'lab', meta: 'NAME' },
@@ -24,11 +29,7 @@ const LAB_OPTIONS: OptionSpecs = {
 };
 
 const PORT_OPTIONS: OptionSpecs = {
-  iface: { kind: 'string', help: 'interface to open (run inside its namespace)', meta: 'IF' },
-  backend: { kind: 'string', help: 'backend', default: 'auto', choices: ['auto', 'netmap', 'xdp'] },
-  'xdp-mode': { kind: 'string', help: 'AF_XDP attach mode', default: 'auto', choices: ['auto', 'native', 'generic'] },
-  queue: { kind: 'integer', help: 'NIC queue', default: 0, min: 0, max: 1023, meta: 'N' },
-  'ring-size': { kind: 'integer', help: 'entries per ring (power of two)', default: 2048, min: 64, max: 16384, meta: 'N' },
+  ...OPEN_OPTIONS,
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
@@ -38,7 +39,7 @@ const PORT_OPTIONS: OptionSpecs = {
 
 const DEMO_OPTIONS: OptionSpecs = {
   duration: { kind: 'number', help: 'seconds of traffic', default: 10, min: 1, max: 600, meta: 'SECONDS' },
-  rate: { kind: 'integer', help: 'datagrams per second offered by the peer (kernel UDP sender)', default: 20000, min: 1, max: 1000000, meta: 'PPS' },
+  rate: { kind: 'integer', help: 'requests per second offered by the generator', default: 100000, min: 1, max: 10000000, meta: 'PPS' },
   'xdp-mode': { kind: 'string', help: 'AF_XDP attach mode', default: 'auto', choices: ['auto', 'native', 'generic'] },
   help: { kind: 'boolean', help: 'show this help' },
 };
@@ -68,9 +69,12 @@ const FLOOD_OPTIONS: OptionSpecs = {
 const USAGE = `nicring: kernel-bypass networking for Node.js
 
 Usage:
+  nicring respond --iface IF --address IP/PREFIX --port N[,N...]   the UDP responder (a full host)
+  nicring gen --iface IF --address IP/PREFIX --target IP:PORT      bounded UDP load, counts replies
+  nicring bench [--quick]                               responders compared in the lab (nicring, dgram, C)
   nicring lab up|down|status [--name NAME] [--queues N] [--all] [--json]
   nicring sink --iface IF [--duration S] [--json] ...   receive and recycle, with live figures
-  nicring demo [--duration S] [--rate PPS]              lab + peer traffic through nicring, live
+  nicring demo [--duration S] [--rate PPS]              the responder in a lab under load, live
   nicring udp-send --target IP:PORT [--count N] [--rate PPS]   bounded kernel UDP sender
   nicring flood --iface IF --dst-mac MAC --source IP --target IP:PORT [--count N] [--duration S]
                                                         in-kernel UDP flood (live frames), bounded
@@ -78,15 +82,7 @@ Usage:
 
 Run "nicring COMMAND --help" for a command's options.`;
 
-function help(command: string, synopsis: string, specs: OptionSpecs): string {
-  return `Usage: nicring ${command} ${synopsis}\n\nOptions:\n${formatOptions(specs)}`;
-}
-
-function requireRoot(what: string): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new UsageError(`${what} needs root (network namespaces, XDP and AF_XDP need CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW, CAP_SYS_ADMIN)`);
-  }
-}
+const help = helpText;
 
 function printLab(lab: labs.Lab): void {
   console.log(`lab ${lab.name} (${lab.queues} queue${lab.queues > 1 ? 's' : ''})`);
@@ -125,37 +121,6 @@ function commandLab(argv: string[]): number {
   throw new UsageError(`unknown lab action "${action}" (up, down or status)`);
 }
 
-function portOptions(options: ParsedOptions): OpenOptions {
-  return {
-    backend: options.backend as OpenOptions['backend'],
-    xdpMode: options['xdp-mode'] as OpenOptions['xdpMode'],
-    queue: options.queue as number,
-    ringSize: options['ring-size'] as number,
-  };
-}
-
-function formatRate(perSecond: number): string {
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k`;
-  return `${perSecond.toFixed(0)} `;
-}
-
-/** Print live figures: one rewritten line on a TTY, a line (or JSON object) per second otherwise. */
-class LiveLine {
-  private lastLength = 0;
-  constructor(private readonly json: boolean) {}
-  show(text: string, fields: object): void {
-    if (this.json) console.log(JSON.stringify(fields));
-    else if (process.stdout.isTTY) {
-      process.stdout.write(`\r${text.padEnd(this.lastLength)}`);
-      this.lastLength = text.length;
-    } else console.log(text);
-  }
-  end(): void {
-    if (!this.json && process.stdout.isTTY && this.lastLength > 0) process.stdout.write('\n');
-  }
-}
-
 function commandSink(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, PORT_OPTIONS);
   if (options.help) {
@@ -163,7 +128,7 @@ function commandSink(argv: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to receive on)');
-  const device = open(options.iface as string, portOptions(options));
+  const device = open(options.iface as string, openOptions(options));
   const sink = new Sink(device, { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean });
   const live = new LiveLine(options.json as boolean);
   const startMs = performance.now();
@@ -204,12 +169,6 @@ function commandSink(argv: string[]): Promise<number> {
     process.on('SIGINT', finish);
     process.on('SIGTERM', finish);
   });
-}
-
-function parseTarget(text: string | undefined): { address: string; port: number } {
-  const match = text === undefined ? null : /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
-  if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new UsageError(`--target must be IPV4:PORT, got "${text ?? ''}"`);
-  return { address: match[1], port: Number(match[2]) };
 }
 
 function commandUdpSend(argv: string[]): Promise<number> {
@@ -304,7 +263,7 @@ function nodeArgs(): string[] {
 async function commandDemo(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, DEMO_OPTIONS);
   if (options.help) {
-    console.log(help('demo', '[options]', DEMO_OPTIONS));
+    console.log(help('demo', '[options]', DEMO_OPTIONS, 'Brings up a lab, runs `nicring respond` (echo) on its nicring side with live figures, loads it\nfrom the peer side with `nicring gen` for the given time, prints the generator\'s report, and removes the lab.'));
     return 0;
   }
   requireRoot('nicring demo');
@@ -312,26 +271,30 @@ async function commandDemo(argv: string[]): Promise<number> {
   const lab = labs.labUp({ name: 'demo' });
   printLab(lab);
   const children: ChildProcess[] = [];
-  const cleanup = (): void => {
-    for (const child of children) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGTERM');
-  };
+  const exited = (child: ChildProcess): Promise<number> => new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.on('exit', (code) => resolve(code ?? 1));
+  });
   try {
-    // nicring's address is not on any kernel: tell the peer's kernel its MAC.
-    labs.execIn(lab.peer.netns, ['ip', 'neigh', 'replace', lab.nicring.ip, 'lladdr', lab.nicring.mac, 'dev', lab.peer.ifname, 'nud', 'permanent']);
-    const sink = spawn('ip', ['netns', 'exec', lab.nicring.netns, process.execPath, ...nodeArgs(), nicringScript(), 'sink', '--iface', lab.nicring.ifname,
-      '--xdp-mode', options['xdp-mode'] as string, '--duration', String(duration + 2)], { stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(sink);
+    const responder = spawn('ip', ['netns', 'exec', lab.nicring.netns, process.execPath, ...nodeArgs(), nicringScript(), 'respond', '--iface', lab.nicring.ifname,
+      '--address', lab.nicring.address, '--port', '9000', '--xdp-mode', options['xdp-mode'] as string], { stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(responder);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const sender = spawn('ip', ['netns', 'exec', lab.peer.netns, process.execPath, ...nodeArgs(), nicringScript(), 'udp-send', '--target', `${lab.nicring.ip}:9000`,
-      '--rate', String(options.rate), '--count', String(Math.ceil((options.rate as number) * duration)), '--duration', String(duration)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(sender);
-    let senderReport = '';
-    sender.stdout?.on('data', (chunk: Buffer) => { senderReport += chunk.toString(); });
-    const exitCodes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)))));
-    console.log(`peer (kernel UDP sender): ${senderReport.trim()}`);
-    return exitCodes.every((code) => code === 0) ? 0 : 1;
+    if (responder.exitCode !== null) throw new Error('the responder did not start (see above)');
+    const generator = spawn('ip', ['netns', 'exec', lab.peer.netns, process.execPath, ...nodeArgs(), nicringScript(), 'gen', '--iface', lab.peer.ifname,
+      '--address', lab.peer.address, '--target', `${lab.nicring.ip}:9000`, '--rate', String(options.rate),
+      '--count', String(Math.ceil((options.rate as number) * duration)), '--duration', String(duration), '--size', '64'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(generator);
+    let report = '';
+    generator.stdout?.on('data', (chunk: Buffer) => { report += chunk.toString(); });
+    const genCode = await exited(generator);
+    responder.kill('SIGINT');
+    const responderCode = await exited(responder);
+    console.log(`\ngenerator (peer side, ${lab.peer.address}):`);
+    console.log(report.trim().split('\n').filter((line) => !line.startsWith('gen ')).map((line) => `  ${line}`).join('\n'));
+    return genCode === 0 && responderCode === 0 ? 0 : 1;
   } finally {
-    cleanup();
+    for (const child of children) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
     labs.labDown(lab.name);
   }
 }
@@ -340,6 +303,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'lab': return commandLab(rest);
+    case 'respond': return commandRespond(rest);
+    case 'gen': return commandGen(rest);
+    case 'bench': return commandBench(rest);
     case 'sink': return commandSink(rest);
     case 'demo': return commandDemo(rest);
     case 'udp-send': return commandUdpSend(rest);

@@ -166,7 +166,11 @@ export class Loop {
   private flushScheduled = false;
   private timerHandle: NodeJS.Timeout | null = null;
   private timerDueMs = Infinity;
+  /** One Timeout, re-armed with refresh(): a new one per turn would be garbage. */
   private txRetry: NodeJS.Timeout | null = null;
+  private txRetryArmed = false;
+  private inTurn = false;
+  private turnNowMs = 0;
   private readonly onReadable = (): void => this.turn();
   private readonly onImmediate = (): void => {
     this.turnScheduled = false;
@@ -184,7 +188,7 @@ export class Loop {
     this.flushDevice();
   };
   private readonly onTxRetry = (): void => {
-    this.txRetry = null;
+    this.txRetryArmed = false;
     if (this.running && !this.device.closed) this.flushDevice();
   };
 
@@ -199,9 +203,13 @@ export class Loop {
     if (!Number.isInteger(this.batchesPerTurn) || this.batchesPerTurn < 1) throw new RangeError(`batchesPerTurn must be a positive integer, got ${options.batchesPerTurn}`);
   }
 
-  /** The loop's current time in milliseconds. */
+  /**
+   * The loop's current time in milliseconds: read once per turn and shared
+   * by everything that runs in it (reading a clock allocates a number), and
+   * read fresh outside a turn.
+   */
   nowMs(): number {
-    return this.clock.nowMs();
+    return this.inTurn ? this.turnNowMs : this.clock.nowMs();
   }
 
   get isRunning(): boolean {
@@ -227,6 +235,7 @@ export class Loop {
     if (this.txRetry !== null) clearTimeout(this.txRetry);
     this.timerHandle = null;
     this.txRetry = null;
+    this.txRetryArmed = false;
     this.timerDueMs = Infinity;
   }
 
@@ -251,6 +260,16 @@ export class Loop {
   /** One turn: drain up to batchesPerTurn batches, flush, run timers, then wait or yield. */
   turn(): void {
     if (!this.running || this.device.closed) return;
+    this.turnNowMs = this.clock.nowMs();
+    this.inTurn = true;
+    try {
+      this.drain();
+    } finally {
+      this.inTurn = false;
+    }
+  }
+
+  private drain(): void {
     const device = this.device;
     const counters = this.counters;
     counters.turns++;
@@ -295,9 +314,11 @@ export class Loop {
   private flushDevice(): void {
     const device = this.device;
     device.flush();
-    if (device.txPending() && this.txRetry === null && !device.closed) {
+    if (device.txPending() && !this.txRetryArmed && !device.closed) {
       // Completions come back asynchronously: look again shortly, without spinning.
-      this.txRetry = setTimeout(this.onTxRetry, 1);
+      this.txRetryArmed = true;
+      if (this.txRetry === null) this.txRetry = setTimeout(this.onTxRetry, 1);
+      else this.txRetry.refresh();
     }
   }
 

@@ -207,6 +207,34 @@ export class Interface extends EventEmitter {
     return parsed === null ? null : this.neighbors.lookup(parsed, this.loop.nowMs());
   }
 
+  /**
+   * Resolve the on-link neighbor `address` with ARP (retries as configured);
+   * resolves with its MAC, rejects when it does not answer within `timeoutMs`.
+   */
+  resolveNeighbor(address: string, timeoutMs = 3500): Promise<string> {
+    const target = parseIpv4(address);
+    if (target === null) return Promise.reject(new TypeError(`resolveNeighbor: address must be dotted IPv4, got ${JSON.stringify(address)}`));
+    if (!this.addressing.isOnLink(target)) return Promise.reject(new RangeError(`resolveNeighbor: ${address} is not on ${this.address}'s subnet`));
+    const deadlineMs = this.loop.nowMs() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.isClosed) {
+          reject(new Error(`resolveNeighbor: interface closed while resolving ${address}`));
+          return;
+        }
+        const nowMs = this.loop.nowMs();
+        if (this.neighbors.resolve(target, nowMs)) {
+          resolve(this.neighbors.lookup(target, nowMs)?.mac ?? '');
+          return;
+        }
+        this.flush();
+        if (nowMs >= deadlineMs) reject(new Error(`no ARP reply from ${address} within ${timeoutMs} ms: is anything there on ${this.device.name}?`));
+        else setTimeout(check, 10);
+      };
+      check();
+    });
+  }
+
   /** Push queued frames to the device now. */
   flush(): void {
     if (this.device.closed) return;

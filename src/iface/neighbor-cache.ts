@@ -178,6 +178,26 @@ export class NeighborCache {
     return true;
   }
 
+  /**
+   * Start resolving the on-link neighbor `address` without a frame to send
+   * (a no-op while it is resolved or being resolved). Returns true when its
+   * MAC is already known.
+   */
+  resolve(address: number, nowMs: number): boolean {
+    let entry = this.entries.get(address);
+    if (entry !== undefined) return entry.resolved;
+    if (this.entries.size >= this.maxEntries && !this.evictOne()) {
+      this.counters.arpTableFull++;
+      return false;
+    }
+    entry = new NeighborEntry(address, this.queueLength, this.onEntryTimer);
+    entry.usedMs = nowMs;
+    this.entries.set(address, entry);
+    this.armSweep();
+    this.startRequests(entry);
+    return false;
+  }
+
   /** Handle an ARP packet (`offset`/`length` after the Ethernet header of the frame at `frameOffset`, lent as `token`). */
   input(view: DataView, offset: number, length: number, token: number, frameOffset: number, nowMs: number): void {
     const counters = this.counters;

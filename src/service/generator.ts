@@ -3,8 +3,8 @@
 // template frame kept in device memory: per request, a copyWithin, four
 // field writes and incremental checksums (RFC 1624); nothing allocates.
 //
-// Request payload: magic "NRG1", sequence number (u32), send time in µs
-// (u32), then filler. An echo returns it unchanged, so a reply carries what
+// Request payload: magic "NRG1", sequence number (u32), send time (u32:
+// microseconds on a 30-bit clock, see nowMicros), then filler. An echo returns it unchanged, so a reply carries what
 // is needed to match it and time it.
 
 import type { Device } from '../phy/device';
@@ -92,11 +92,14 @@ export class ReplyMeter {
   private readonly seen: Uint8Array;
   private readonly samples = new Float64Array(SAMPLE_CAPACITY);
   private sampleCount = 0;
+  private sampleCursor = 0;
+  private readonly sampleEvery: number;
   private readonly histogram = new Float64Array(HISTOGRAM_BOUNDS_US.length + 1);
   private observed = 0;
 
   constructor(private readonly destinationAddress: number, private readonly destinationPort: number, maxSequence: number, private readonly timed: boolean) {
     this.seen = new Uint8Array(Math.max(1, Math.min(maxSequence, 1 << 28)));
+    this.sampleEvery = Math.max(1, Math.floor(maxSequence / SAMPLE_CAPACITY));
   }
 
   /** Count `frame` if it is a reply to one of our requests; returns whether it was. Never allocates. */
@@ -119,10 +122,7 @@ export class ReplyMeter {
       return true;
     }
     this.received++;
-    if (this.timed) {
-      const latencyUs = ((nowUs >>> 0) - view.getUint32(offset + TIMESTAMP_AT)) >>> 0;
-      this.record(latencyUs);
-    }
+    if (this.timed) this.record((nowUs - view.getUint32(offset + TIMESTAMP_AT)) & MICROS_MASK);
     return true;
   }
 
@@ -130,13 +130,13 @@ export class ReplyMeter {
     let bucket = 0;
     while (bucket < HISTOGRAM_BOUNDS_US.length && latencyUs > HISTOGRAM_BOUNDS_US[bucket]) bucket++;
     this.histogram[bucket]++;
-    // Reservoir sampling keeps a uniform sample of every reply seen.
+    // Every reply is in the histogram; the percentile sample keeps one in `sampleEvery`,
+    // round-robin once full (Math.random would allocate a number per call).
     this.observed++;
-    if (this.sampleCount < SAMPLE_CAPACITY) this.samples[this.sampleCount++] = latencyUs;
-    else {
-      const slot = Math.floor(Math.random() * this.observed);
-      if (slot < SAMPLE_CAPACITY) this.samples[slot] = latencyUs;
-    }
+    if (this.observed % this.sampleEvery !== 0) return;
+    this.samples[this.sampleCursor] = latencyUs;
+    this.sampleCursor = this.sampleCursor + 1 === SAMPLE_CAPACITY ? 0 : this.sampleCursor + 1;
+    if (this.sampleCount < SAMPLE_CAPACITY) this.sampleCount++;
   }
 
   /** Percentiles and histogram of what was observed. */
@@ -155,9 +155,17 @@ export class ReplyMeter {
   }
 }
 
-/** Microseconds on the monotonic clock, as a number (no BigInt). */
+/** The request timestamp's clock wraps at 2^30 µs (about 17.9 minutes): it stays a small integer, which costs no allocation. */
+const MICROS_MASK = 0x3fffffff;
+
+/** Microseconds on the monotonic clock, modulo 2^30 (no BigInt). Reading the clock allocates: once per batch, not per packet. */
 export function nowMicros(): number {
-  return Math.round(performance.now() * 1000);
+  return microsFromMs(performance.now());
+}
+
+/** A loop time in milliseconds as the requests' 30-bit microsecond timestamp. */
+export function microsFromMs(ms: number): number {
+  return (ms * 1000) & MICROS_MASK;
 }
 
 /** Write one request frame (Ethernet + IPv4 + UDP + payload) at `offset`; returns its length. */
@@ -234,9 +242,9 @@ export class UdpGenerator {
     this.meter = new ReplyMeter(options.destinationAddress, options.destinationPort, options.count, true);
   }
 
-  /** Count a received frame if it is a reply; returns whether it was. */
-  observe(offset: number, length: number): boolean {
-    return this.meter.observe(this.view, offset, length, nowMicros());
+  /** Count a received frame if it is a reply, received at `nowUs` (see microsFromMs); returns whether it was. */
+  observe(offset: number, length: number, nowUs: number): boolean {
+    return this.meter.observe(this.view, offset, length, nowUs);
   }
 
   /** Build request `sequence` in a free buffer and queue it; false when no buffer or ring space. */
@@ -250,7 +258,7 @@ export class UdpGenerator {
     view.setUint16(offset + IP_AT + ipv4Field.IDENTIFICATION, identification);
     view.setUint16(offset + IP_AT + ipv4Field.CHECKSUM, checksumUpdate16(this.templateIpChecksum, 0, identification));
     const port = this.options.sourcePortBase + (sequence % this.options.sourcePorts);
-    const timestamp = nowUs >>> 0;
+    const timestamp = nowUs & MICROS_MASK;
     view.setUint16(offset + UDP_AT + udpField.SOURCE_PORT, port);
     view.setUint32(offset + SEQUENCE_AT, sequence);
     view.setUint32(offset + TIMESTAMP_AT, timestamp);
@@ -306,7 +314,7 @@ export class UdpGenerator {
         } else {
           allowance = Math.min(options.count - this.sent, options.batchSize * 4);
         }
-        const nowUs = Math.round(now * 1000);
+        const nowUs = (now * 1000) & MICROS_MASK;
         while (allowance > 0) {
           const batch = Math.min(allowance, options.batchSize);
           let queued = 0;

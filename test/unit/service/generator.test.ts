@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Loop } from '../../../src/loop';
 import { createPair } from '../../../src/phy/pair';
-import { UdpGenerator, type GeneratorOptions } from '../../../src/service/generator';
+import { UdpGenerator, nowMicros, type GeneratorOptions } from '../../../src/service/generator';
 import { Ipv4Packet } from '../../../src/wire/ipv4';
 import { UdpPacket } from '../../../src/wire/udp';
 
@@ -44,7 +44,7 @@ describe('UDP load generator', () => {
     const [a, b] = createPair({ frameCount: 2048 });
     const echo = startEcho(b);
     const generator = new UdpGenerator(a, options());
-    const loop = new Loop(a, (offset, length) => { generator.observe(offset, length); });
+    const loop = new Loop(a, (offset, length) => { generator.observe(offset, length, nowMicros()); });
     loop.start();
     const report = await generator.run();
     loop.stop();
@@ -62,7 +62,7 @@ describe('UDP load generator', () => {
     const [a, b] = createPair({ frameCount: 2048 });
     const echo = startEcho(b);
     const generator = new UdpGenerator(a, options({ rate: 2000, count: 1_000_000, durationMs: 500 }));
-    const loop = new Loop(a, (offset, length) => { generator.observe(offset, length); });
+    const loop = new Loop(a, (offset, length) => { generator.observe(offset, length, nowMicros()); });
     loop.start();
     const report = await generator.run();
     loop.stop();

@@ -1,0 +1,61 @@
+// nicring bench: the responders compared in the lab under the same load.
+
+import * as path from 'node:path';
+import { RESPONDER_KINDS, formatTable, runBench, type ResponderKind } from '../bench/pps';
+import { UsageError, parseArgs, type OptionSpecs } from './args';
+import { requireRoot } from './common';
+import { helpText } from './output';
+
+export const BENCH_OPTIONS: OptionSpecs = {
+  duration: { kind: 'number', help: 'seconds of load per run', default: 3, min: 0.5, max: 60, meta: 'SECONDS' },
+  rounds: { kind: 'integer', help: 'rounds (each responder once per round, alternating)', default: 3, min: 1, max: 20, meta: 'N' },
+  sizes: { kind: 'string', help: 'UDP payload sizes', default: '64,512,1400', meta: 'B[,B...]' },
+  batches: { kind: 'string', help: 'receive batch sizes (nicring and the C server)', default: '1,8,32,64,256', meta: 'N[,N...]' },
+  responders: { kind: 'string', help: `which responders (${RESPONDER_KINDS.join(',')})`, default: RESPONDER_KINDS.join(','), meta: 'LIST' },
+  engine: { kind: 'string', help: 'load engine', default: 'live', choices: ['live', 'xdp'] },
+  rate: { kind: 'integer', help: 'offered requests per second (0: flood)', default: 0, min: 0, max: 100000000, meta: 'PPS' },
+  quick: { kind: 'boolean', help: 'one payload size (64) and one batch size (64)' },
+  out: { kind: 'string', help: 'where bench.json and bench.svg go', default: 'bench/out', meta: 'DIR' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+function list(option: string, text: string, min: number, max: number): number[] {
+  const values = text.split(',').map(Number);
+  if (values.some((v) => !Number.isInteger(v) || v < min || v > max)) throw new UsageError(`--${option} must be integers from ${min} to ${max} separated by commas, got "${text}"`);
+  return values;
+}
+
+export async function commandBench(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, BENCH_OPTIONS);
+  if (options.help) {
+    console.log(helpText('bench', '[options]', BENCH_OPTIONS, 'Brings up a lab and offers the same load to each responder in turn, pinned to different CPUs;\nprints medians and ratios measured in the same run, and writes JSON and an SVG chart.'));
+    return 0;
+  }
+  const responders = String(options.responders).split(',') as ResponderKind[];
+  for (const r of responders) if (!RESPONDER_KINDS.includes(r)) throw new UsageError(`--responders: unknown responder "${r}" (${RESPONDER_KINDS.join(', ')})`);
+  requireRoot('nicring bench');
+  const quick = options.quick as boolean;
+  const report = await runBench({
+    durationS: options.duration as number,
+    rounds: options.rounds as number,
+    sizes: quick ? [64] : list('sizes', String(options.sizes), 12, 1472),
+    batches: quick ? [64] : list('batches', String(options.batches), 1, 1024),
+    responders,
+    engine: options.engine as 'live' | 'xdp',
+    rate: options.rate as number,
+    outDir: path.resolve(options.out as string),
+    responderCpu: 0,
+    generatorCpu: 1,
+    log: (line) => console.log(line),
+  });
+  console.log('');
+  console.log(formatTable(report.summary, responders));
+  console.log(`\n${report.machine.cores} × ${report.machine.cpus}, Linux ${report.machine.kernel}, Node ${report.machine.node}; `
+    + `results in ${path.join(path.resolve(options.out as string), 'bench.json')} and bench.svg`);
+  if (report.failedChecks.length > 0) {
+    console.log(`checks FAILED:\n  ${report.failedChecks.join('\n  ')}`);
+    return 1;
+  }
+  console.log('checks passed: every reply counted by the generator was sent by the responder; no GC in nicring responders');
+  return 0;
+}

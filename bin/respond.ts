@@ -1,0 +1,161 @@
+// nicring respond: the UDP responder service on one port, with live figures.
+
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { Interface } from '../src/iface/interface';
+import { open } from '../src/index';
+import { captureDevice } from '../src/phy/capture';
+import type { Device } from '../src/phy/device';
+import { Responder, echoHandler, loadHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { UsageError, parseArgs, type OptionSpecs } from './args';
+import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
+import { LiveLine, formatRate, helpText } from './output';
+
+export const RESPOND_OPTIONS: OptionSpecs = {
+  ...OPEN_OPTIONS,
+  address: { kind: 'string', help: 'the address nicring answers for, with its prefix', meta: 'IP/PREFIX' },
+  gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
+  port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
+  mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
+  handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
+  batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
+  'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
+  pcap: { kind: 'string', help: 'write every frame in and out to this pcap file', meta: 'FILE' },
+  user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
+  duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
+  json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+/** Stack counters that count traffic, not drops. */
+const TRAFFIC_COUNTERS = new Set([
+  'framesReceived', 'framesSent', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent',
+  'arpEntriesExpired', 'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
+  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpSent',
+  'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
+]);
+
+function parsePorts(text: string | undefined): number[] {
+  if (text === undefined) throw new UsageError('--port is required (the UDP port or ports to answer on, e.g. 9000 or 53,9000)');
+  const ports = text.split(',').map((part) => Number(part.trim()));
+  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port must be ports from 1 to 65535 separated by commas, got "${text}"`);
+  if (new Set(ports).size !== ports.length) throw new UsageError(`--port lists a port twice: "${text}"`);
+  return ports;
+}
+
+/** uid and gid of a user from /etc/passwd. */
+function lookupUser(name: string): { uid: number; gid: number } {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const fields = line.split(':');
+    if (fields[0] === name && fields.length >= 4) return { uid: Number(fields[2]), gid: Number(fields[3]) };
+  }
+  throw new UsageError(`--user: no user "${name}" in /etc/passwd`);
+}
+
+function dropPrivileges(name: string): void {
+  const { uid, gid } = lookupUser(name);
+  process.setgroups?.([gid]);
+  process.setgid?.(gid);
+  process.setuid?.(uid);
+}
+
+export async function commandRespond(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, RESPOND_OPTIONS);
+  if (options.help) {
+    console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+    return 0;
+  }
+  if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
+  if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
+  const ports = parsePorts(options.port as string | undefined);
+  if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
+  let handler: ResponderHandler = echoHandler;
+  let allowLargerReplies = false;
+  let service = 'echo';
+  if (options.handler !== undefined) {
+    const file = path.resolve(options.handler as string);
+    try {
+      ({ handler, allowLargerReplies } = loadHandlerModule(file));
+    } catch (error) {
+      throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
+    }
+    service = path.basename(file);
+  }
+  if (options.user !== undefined) lookupUser(options.user as string);
+  requireRoot('nicring respond');
+
+  let device: Device = open(options.iface as string, openOptions(options));
+  if (options.pcap !== undefined) device = captureDevice(device, path.resolve(options.pcap as string));
+  let iface: Interface;
+  try {
+    iface = new Interface(device, {
+      address: options.address as string,
+      gateway: options.gateway as string | undefined,
+      loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
+    });
+  } catch (error) {
+    device.close();
+    throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
+  }
+  const responder = new Responder(iface, { ports, handler, allowLargerReplies });
+  iface.start();
+  if (options.user !== undefined) dropPrivileges(options.user as string);
+
+  let gcEvents = 0;
+  const gcObserver = new PerformanceObserver((list) => { gcEvents += list.getEntries().length; });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const json = options.json as boolean;
+  const live = new LiveLine(json);
+  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
+  iface.on('link', (state: string) => {
+    if (json) console.log(JSON.stringify({ event: 'link', state }));
+    else {
+      live.end();
+      console.log(`link ${state}`);
+    }
+  });
+
+  const startMs = performance.now();
+  let last = { ms: startMs, rx: 0, tx: 0, requests: 0, replies: 0 };
+  const snapshot = (event: string): void => {
+    const now = performance.now();
+    const deviceStats = device.stats();
+    const stack = iface.counters() as unknown as Record<string, number>;
+    const counters = responder.snapshot();
+    const seconds = Math.max(1e-3, (now - last.ms) / 1000);
+    const drops: Record<string, number> = {};
+    for (const [reason, count] of Object.entries(counters.dropped)) if (count > 0) drops[reason] = count;
+    for (const [name, count] of Object.entries(stack)) if (count > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = count;
+    const fields = {
+      event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
+      rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
+      rxPps: Math.round((deviceStats.rxFrames - last.rx) / seconds), txPps: Math.round((deviceStats.txFrames - last.tx) / seconds),
+      requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
+      replyPps: Math.round((counters.replies - last.replies) / seconds),
+      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents,
+      kernel: deviceStats.kernel,
+    };
+    last = { ms: now, rx: deviceStats.rxFrames, tx: deviceStats.txFrames, requests: counters.requests, replies: counters.replies };
+    const dropText = Object.keys(drops).length === 0 ? 'none' : Object.entries(drops).map(([k, v]) => `${k} ${v}`).join(', ');
+    live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
+      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText}`, fields);
+  };
+  const ticker = setInterval(() => snapshot('stats'), 1000);
+  const why = await untilStopped(options.duration as number);
+  clearInterval(ticker);
+  responder.close();
+  iface.flush();
+  snapshot('final');
+  live.end();
+  if (!json) {
+    const c = responder.snapshot();
+    console.log(`stopped (${why}): ${c.requests} requests, ${c.replies} replies, ${responder.droppedTotal()} dropped; ${gcEvents} GC events`);
+  }
+  gcObserver.disconnect();
+  iface.close();
+  return 0;
+}

@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import { Interface } from '../../../src/iface/interface';
+import { FakeClock } from '../../../src/loop';
+import { createPair, type PairDevice } from '../../../src/phy/pair';
+import { UdpGenerator, type GeneratorOptions } from '../../../src/service/generator';
+import { Responder, type ResponderHandler } from '../../../src/service/responder';
+import { parseMac } from '../../../src/wire/ethernet';
+import { countGcEvents } from '../../helpers/gc';
+
+const RESPONDER_ADDRESS = 0xc6120001; // 198.18.0.1
+const CLIENT_ADDRESS = 0xc6120002;
+
+function setup(handler?: ResponderHandler, allowLargerReplies = false) {
+  const [client, server] = createPair({ frameCount: 2048 });
+  const iface = new Interface(server, { address: '198.18.0.1/24', clock: new FakeClock(1000), arp: { gratuitous: false } });
+  const responder = new Responder(iface, { ports: [9000, 9001], handler, allowLargerReplies });
+  const options = (overrides: Partial<GeneratorOptions> = {}): GeneratorOptions => ({
+    sourceMac: parseMac(client.macAddress)!, destinationMac: parseMac(server.macAddress)!,
+    sourceAddress: CLIENT_ADDRESS, destinationAddress: RESPONDER_ADDRESS, destinationPort: 9000,
+    sourcePortBase: 40000, sourcePorts: 8, payloadSize: 32, count: 1_000_000, durationMs: 60000, rate: 0, batchSize: 64, ...overrides,
+  });
+  return { client, server, iface, responder, options };
+}
+
+/** Send `count` requests from `generator`, answer them on `server`, count replies on `client`: synchronously, no loop. */
+function pump(generator: UdpGenerator, client: PairDevice, server: PairDevice, iface: Interface, count: number): void {
+  const gen = generator as unknown as { sendOne(sequence: number, nowUs: number): boolean };
+  const observe = (offset: number, length: number): void => { generator.observe(offset, length, 1000); };
+  for (let sent = 0; sent < count;) {
+    for (let i = 0; i < 64 && sent < count; i++, sent++) gen.sendOne(sent, 0);
+    client.flush();
+    server.receive(64, iface.frameHandler);
+    server.flush();
+    client.receive(64, observe);
+  }
+}
+
+describe('UDP responder', () => {
+  it('echoes every request in place, and requests = replies + dropped', () => {
+    const { client, server, iface, responder, options } = setup();
+    const generator = new UdpGenerator(client, options({ count: 5000 }));
+    pump(generator, client, server, iface, 5000);
+    const c = responder.snapshot();
+    assert.equal(c.requests, 5000);
+    assert.equal(c.replies, 5000);
+    assert.equal(responder.droppedTotal(), 0);
+    assert.equal(generator.meter.received, 5000);
+    assert.equal(iface.counters().udpRepliesInPlace, 5000);
+  });
+
+  it('never amplifies unless the handler opts in, and counts every refusal by reason', () => {
+    const larger: ResponderHandler = (request) => request.payloadLength + 10;
+    const { client, server, iface, responder, options } = setup(larger);
+    pump(new UdpGenerator(client, options({ count: 100 })), client, server, iface, 100);
+    assert.equal(responder.counters.replies, 0);
+    assert.equal(responder.counters.dropped.largerThanRequest, 100);
+
+    const opted = setup(larger, true);
+    const generator = new UdpGenerator(opted.client, opted.options({ count: 100 }));
+    pump(generator, opted.client, opted.server, opted.iface, 100);
+    assert.equal(opted.responder.counters.replies, 100);
+  });
+
+  it('counts declined requests and handler errors, and stays up', () => {
+    let n = 0;
+    const picky: ResponderHandler = (request) => {
+      n++;
+      if (n % 3 === 0) throw new Error('handler bug');
+      return n % 3 === 1 ? -1 : request.payloadLength;
+    };
+    const { client, server, iface, responder, options } = setup(picky);
+    pump(new UdpGenerator(client, options({ count: 300 })), client, server, iface, 300);
+    const c = responder.snapshot();
+    assert.equal(c.requests, 300);
+    assert.equal(c.dropped.handlerDeclined, 100);
+    assert.equal(c.dropped.handlerError, 100);
+    assert.equal(c.replies, 100);
+    assert.equal(c.replies + responder.droppedTotal(), c.requests);
+  });
+
+  it('does not answer requests sent to a broadcast address', () => {
+    const { client, server, iface, responder, options } = setup();
+    const generator = new UdpGenerator(client, options({ count: 10, destinationAddress: 0xc61200ff, destinationMac: 0xffffffffffff }));
+    pump(generator, client, server, iface, 10);
+    assert.equal(responder.counters.replies, 0);
+    assert.equal(responder.counters.dropped.broadcastRequest, 10);
+  });
+
+  it('refuses a port bound twice and bad ports with clear errors', () => {
+    const { iface } = setup();
+    assert.throws(() => new Responder(iface, { ports: [9000] }), /EADDRINUSE/);
+    assert.throws(() => new Responder(iface, { ports: [0] }), /port must be an integer from 1 to 65535/);
+    assert.throws(() => new Responder(iface, { ports: [7, 7] }), /repeat/);
+  });
+
+  it('answers 1,000,000 requests with zero GC events', async function () {
+    this.timeout(120000);
+    const { client, server, iface, responder, options } = setup();
+    const generator = new UdpGenerator(client, options());
+    pump(generator, client, server, iface, 50_000);
+    const events = await countGcEvents(() => pump(generator, client, server, iface, 1_000_000));
+    assert.equal(responder.counters.replies, 1_050_000);
+    assert.equal(events, 0, `${events} GC events`);
+  });
+});
