@@ -101,6 +101,7 @@ export class NeighborCache {
   private readonly entries = new Map<number, NeighborEntry>();
   private queuedFrames = 0;
   private sweepTimerId = 0;
+  private lastEntry: NeighborEntry | null = null;
   private readonly packet = new ArpPacket();
   private readonly repr = new ArpRepr();
   private readonly onEntryTimer = (entry: NeighborEntry, nowMs: number): void => this.entryTimer(entry, nowMs);
@@ -146,8 +147,10 @@ export class NeighborCache {
    * it is resolved. The buffer is the cache's from here on.
    */
   output(frameOffset: number, frameLength: number, nextHop: number, nowMs: number): boolean {
-    let entry = this.entries.get(nextHop);
+    // Traffic mostly goes to the neighbor it went to last: skip the map then.
+    let entry = this.lastEntry !== null && this.lastEntry.address === nextHop ? this.lastEntry : this.entries.get(nextHop);
     if (entry !== undefined && entry.resolved) {
+      this.lastEntry = entry;
       entry.usedMs = nowMs;
       if (!entry.probing && nowMs - entry.confirmedMs >= this.reachableMs) this.startRequests(entry);
       this.link.writeDestination(frameOffset, entry.macHigh16, entry.macLow32);
@@ -322,6 +325,7 @@ export class NeighborCache {
       entry.queueCount = 0;
     }
     this.entries.delete(entry.address);
+    if (this.lastEntry === entry) this.lastEntry = null;
   }
 
   /** Make room: remove the entry unused longest, if one is resolved and idle. */
