@@ -137,7 +137,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
       drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents,
-      kernel: deviceStats.kernel,
+      kernel: deviceStats.kernel, loop: { ...iface.loop.counters },
     };
     last = { ms: now, rx: deviceStats.rxFrames, tx: deviceStats.txFrames, requests: counters.requests, replies: counters.replies };
     const dropText = Object.keys(drops).length === 0 ? 'none' : Object.entries(drops).map(([k, v]) => `${k} ${v}`).join(', ');

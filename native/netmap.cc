@@ -201,6 +201,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
     } else {
       watch_.Stop();  // finalizing: no references left to drop
     }
+    watch_.Close();  // before the fd closes
     if (mapping_ != nullptr) {
       if (revoke) mapping_->Revoke();
       mapping_->Release();

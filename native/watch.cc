@@ -2,37 +2,48 @@
 
 namespace nicring {
 
-FdWatch::~FdWatch() { Stop(); }
+FdWatch::~FdWatch() { Close(); }
 
 int FdWatch::Start(Napi::Env env, int fd, Napi::Function callback) {
-  Stop();
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
-  auto* handle = new uv_poll_t;
-  int rc = uv_poll_init(loop, handle, fd);
-  if (rc != 0) {
-    delete handle;
-    return rc;
+  if (handle_ != nullptr && fd_ != fd) Close();
+  if (handle_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
+    auto* handle = new uv_poll_t;
+    int rc = uv_poll_init(loop, handle, fd);
+    if (rc != 0) {
+      delete handle;
+      return rc;
+    }
+    handle->data = this;
+    handle_ = handle;
+    fd_ = fd;
   }
-  handle->data = this;
-  rc = uv_poll_start(handle, UV_READABLE, OnPoll);
-  if (rc != 0) {
-    handle->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClose);
-    return rc;
-  }
-  handle_ = handle;
+  if (callback_.IsEmpty() || !callback_.Value().StrictEquals(callback)) callback_ = Napi::Persistent(callback);
   env_ = env;
-  callback_ = Napi::Persistent(callback);
+  int rc = uv_poll_start(handle_, UV_READABLE, OnPoll);
+  if (rc != 0) {
+    Close();
+    return rc;
+  }
+  active_ = true;
   return 0;
 }
 
 void FdWatch::Stop() {
+  if (handle_ == nullptr || !active_) return;
+  uv_poll_stop(handle_);
+  active_ = false;
+}
+
+void FdWatch::Close() {
   if (handle_ == nullptr) return;
   uv_poll_stop(handle_);
   handle_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(handle_), OnClose);
   handle_ = nullptr;
+  fd_ = -1;
+  active_ = false;
   callback_.Reset();
 }
 
@@ -42,7 +53,7 @@ void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
   (void)status;
   (void)events;
   auto* self = static_cast<FdWatch*>(handle->data);
-  if (self == nullptr || self->callback_.IsEmpty()) return;
+  if (self == nullptr || !self->active_ || self->callback_.IsEmpty()) return;
   Napi::Env env(self->env_);
   Napi::HandleScope scope(env);
   // MakeCallback runs microtasks afterwards; a throw becomes an uncaught exception.

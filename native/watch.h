@@ -1,5 +1,7 @@
 // A readability watch on a file descriptor through libuv (uv_poll): the
-// callback runs on Node's event loop, never on another thread.
+// callback runs on Node's event loop, never on another thread. The handle
+// is kept between Stop() and Start() so that pausing and re-arming a watch
+// (the event loop does it under load) costs one epoll_ctl, not a new handle.
 #pragma once
 
 #include <napi.h>
@@ -14,17 +16,21 @@ class FdWatch {
   FdWatch(const FdWatch&) = delete;
   FdWatch& operator=(const FdWatch&) = delete;
 
-  // Start (or re-target) the watch; returns 0 or a negative libuv error.
+  // Start (or re-arm) the watch; returns 0 or a negative libuv error.
   int Start(Napi::Env env, int fd, Napi::Function callback);
-  // Stop the watch and release the handle; safe to call more than once.
+  // Pause the watch (the handle stays for the next Start); safe to call more than once.
   void Stop();
-  bool active() const { return handle_ != nullptr; }
+  // Release the handle; call before the fd is closed. Safe to call more than once.
+  void Close();
+  bool active() const { return active_; }
 
  private:
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnClose(uv_handle_t* handle);
 
   uv_poll_t* handle_ = nullptr;
+  int fd_ = -1;
+  bool active_ = false;
   napi_env env_ = nullptr;
   Napi::FunctionReference callback_;
 };

@@ -465,7 +465,7 @@ bool XdpPort::ExposeMappings(Napi::Env env, Napi::Object self) {
 void XdpPort::Shutdown(bool revokeBuffers) {
   if (closed_) return;
   closed_ = true;
-  watch_.Stop();
+  watch_.Close();
   if (revokeBuffers) {
     for (SharedMapping* mapping : {resources_.umem, resources_.rx.mapping, resources_.tx.mapping,
                                    resources_.fill.mapping, resources_.completion.mapping}) {

@@ -16,6 +16,8 @@ import { XdpConsumerRing, XdpProducerRing } from './xdp-ring';
 export const XDP_PACKET_HEADROOM = 256;
 
 const EAGAIN = 11;
+/** Free frames kept back from the fill ring for allocTx. */
+const TX_RESERVE = 256;
 /** Frames the kernel sends per TX kick in copy mode unless the budget was raised. */
 const COPY_MODE_TX_BATCH = 32;
 
@@ -110,7 +112,8 @@ export class XdpDevice implements Device {
     this.kickBatch = port.zeroCopy ? this.tx.size : (port.txBudget > 0 ? port.txBudget : COPY_MODE_TX_BATCH);
     this.pool = new Uint32Array(frameCount);
     for (let i = frameCount - 1; i >= 0; i--) this.pool[this.poolCount++] = i * frameSize;
-    this.txReserve = Math.max(0, frameCount - this.fill.size);
+    // The fill ring takes every free frame it has room for, but a few stay for allocTx (ARP, ICMP, sends).
+    this.txReserve = Math.max(0, Math.min(TX_RESERVE, frameCount - this.fill.size));
     this.counters = emptyStats('xdp', this.mode);
     this.refillFill();
   }
@@ -143,6 +146,8 @@ export class XdpDevice implements Device {
     }
     this.lentToken = -1;
     rx.release(count);
+    // Completed TX frames are the fill ring's supply when replying in place: take them back first.
+    this.reapCompletions();
     this.refillFill();
     return count;
   }
