@@ -54,6 +54,7 @@ const SCRATCH_LEN = 0x10000;
 const DEFAULT_MTU = 1500;
 const MIN_MTU = 68;
 
+/** The interface's events. */
 export interface Interface {
   /** The link changed: 'down', 'up', or 'absent' (the interface is gone). */
   on(event: 'link', listener: (state: LinkState) => void): this;

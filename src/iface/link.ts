@@ -4,7 +4,7 @@
 // refused while the link is down.
 
 import type { Device } from '../phy/device';
-import { ETHERNET_HEADER_LEN, ethernetField, macHigh16, macLow32 } from '../wire/ethernet';
+import { ethernetField, macHigh16, macLow32 } from '../wire/ethernet';
 import type { StackCounters } from './counters';
 
 /** Our side of the Ethernet link. */
@@ -100,6 +100,3 @@ export class Link {
     memory.setUint32(frameOffset + ethernetField.SOURCE + 2, this.macLow32);
   }
 }
-
-/** Where the payload of an untagged frame starts. */
-export const LINK_PAYLOAD_OFFSET = ETHERNET_HEADER_LEN;

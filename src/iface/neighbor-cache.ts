@@ -104,7 +104,7 @@ export class NeighborCache {
   private lastEntry: NeighborEntry | null = null;
   private readonly packet = new ArpPacket();
   private readonly repr = new ArpRepr();
-  private readonly onEntryTimer = (entry: NeighborEntry, nowMs: number): void => this.entryTimer(entry, nowMs);
+  private readonly onEntryTimer = (entry: NeighborEntry): void => this.entryTimer(entry);
   private readonly onSweep: TimerCallback = (nowMs) => this.sweep(nowMs);
 
   constructor(link: Link, addressing: Ipv4Addressing, counters: StackCounters, timers: TimerHost, options: NeighborCacheOptions = {}) {
@@ -303,7 +303,7 @@ export class NeighborCache {
     entry.timerId = this.timers.setTimer(this.retryMs, entry.onTimer);
   }
 
-  private entryTimer(entry: NeighborEntry, nowMs: number): void {
+  private entryTimer(entry: NeighborEntry): void {
     entry.timerId = 0;
     if (!entry.probing || this.entries.get(entry.address) !== entry) return;
     if (entry.requestsSent < this.maxRequests) {

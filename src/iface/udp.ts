@@ -20,8 +20,9 @@ import { IPV4_MAX_PAYLOAD_LEN } from './reassembly';
 
 /** Largest UDP payload. */
 export const UDP_MAX_PAYLOAD_LEN = IPV4_MAX_PAYLOAD_LEN - UDP_HEADER_LEN;
-/** Linux's default ephemeral port range (net.ipv4.ip_local_port_range). */
+/** First port of Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
 export const EPHEMERAL_PORT_FIRST = 32768;
+/** Last port of the ephemeral range. */
 export const EPHEMERAL_PORT_LAST = 60999;
 
 const PORT_COUNT = 0x10000;

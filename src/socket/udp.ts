@@ -24,6 +24,7 @@ import type { Interface } from '../iface/interface';
 import type { UdpDatagram, UdpEndpoint, UdpLayer } from '../iface/udp';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4';
 
+/** A received datagram as `onRequest` sees it (also the request of reply in place). */
 export type { UdpDatagram } from '../iface/udp';
 export { AddressInUseError, UDP_MAX_PAYLOAD_LEN } from '../iface/udp';
 
@@ -84,6 +85,7 @@ export type UdpRequestHandler = (request: UdpDatagram) => number;
 /** The 'message' listener's signature. */
 export type UdpMessageListener = (payload: UdpPayload, rinfo: UdpRemoteInfo) => void;
 
+/** The socket's events. */
 export interface UdpSocket {
   /** A datagram arrived (not emitted while `onRequest` is set). */
   on(event: 'message', listener: UdpMessageListener): this;
