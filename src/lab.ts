@@ -165,8 +165,9 @@ export function labUp(options: LabUpOptions = {}): Lab {
       execIn(netns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       execIn(netns, ['ip', 'link', 'set', 'lo', 'up']);
       execIn(netns, ['ip', 'link', 'set', ifname, 'up']);
-      // XDP on veth needs GRO for frames redirected into it (and the XSK TX path).
-      execIn(netns, ['ethtool', '-K', ifname, 'gro', 'on']);
+      // XDP on veth needs GRO for frames redirected into it (and the XSK TX path);
+      // checksum offload off, so the kernel puts real UDP checksums on the wire.
+      execIn(netns, ['ethtool', '-K', ifname, 'gro', 'on', 'tx', 'off']);
     }
     execIn(ns.peer, ['ip', 'addr', 'add', `198.18.${subnet}.2/24`, 'dev', LAB_PEER_IFNAME]);
   } catch (error) {
