@@ -125,6 +125,11 @@ export class TimerQueue {
   }
 }
 
+/** Busy-poll turns may run this many times the normal batch budget. */
+const BUSY_POLL_TURN_FACTOR = 8;
+/** Busy-poll turns end after this many empty polls in a row. */
+const BUSY_POLL_IDLE_POLLS = 512;
+
 export interface LoopOptions {
   /** Frames per receive call (default 64). */
   batchSize?: number;
@@ -275,13 +280,34 @@ export class Loop {
     counters.turns++;
     let received = 0;
     let batches = 0;
-    do {
-      received = device.receive(this.batchSize, this.onFrame);
-      batches++;
-      counters.frames += received;
-      if (device.closed) return;
-      if (received > 0) device.flush();
-    } while (received === this.batchSize && batches < this.batchesPerTurn && this.running);
+    if (this.busyPoll) {
+      // Spin: poll until the batch budget is spent or the ring stayed empty for a while,
+      // so a busy loop costs one setImmediate per turn, not one per empty poll.
+      let idlePolls = 0;
+      const maxBatches = this.batchesPerTurn * BUSY_POLL_TURN_FACTOR;
+      while (batches < maxBatches && idlePolls < BUSY_POLL_IDLE_POLLS && this.running) {
+        received = device.receive(this.batchSize, this.onFrame);
+        counters.frames += received;
+        if (device.closed) return;
+        if (received > 0) {
+          batches++;
+          idlePolls = 0;
+          device.flush();
+        } else {
+          idlePolls++;
+          if (device.txPending()) device.flush();
+        }
+      }
+      received = idlePolls === 0 ? this.batchSize : 0;
+    } else {
+      do {
+        received = device.receive(this.batchSize, this.onFrame);
+        batches++;
+        counters.frames += received;
+        if (device.closed) return;
+        if (received > 0) device.flush();
+      } while (received === this.batchSize && batches < this.batchesPerTurn && this.running);
+    }
     counters.batches += batches;
     this.runTimers();
     if (!this.running || device.closed) return;

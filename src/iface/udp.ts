@@ -193,9 +193,10 @@ export class UdpLayer implements TransportInput {
   /**
    * Answer `datagram` with the `length` bytes its endpoint wrote at its
    * payloadOffset: in the request's own buffer when it can, else as a new
-   * datagram. Call at most once, during the delivery.
+   * datagram. `payloadUnchanged` (an echo) keeps the request's checksum.
+   * Call at most once, during the delivery.
    */
-  reply(datagram: UdpDatagram, length: number): boolean {
+  reply(datagram: UdpDatagram, length: number, payloadUnchanged = false): boolean {
     if (!Number.isInteger(length) || length < 0 || length > datagram.replyCapacity) {
       throw new RangeError(`UDP reply length must be an integer from 0 to ${datagram.replyCapacity}, got ${length}`);
     }
@@ -205,13 +206,18 @@ export class UdpLayer implements TransportInput {
     const ip = datagram.frameOffset + ETHERNET_HEADER_LEN;
     const udp = ip + IPV4_HEADER_LEN;
     const udpLength = UDP_HEADER_LEN + length;
+    // An echo keeps its checksum: swapping addresses and ports leaves every sum the same (RFC 1071 is commutative).
+    const keepChecksum = payloadUnchanged && length === datagram.payloadLength && datagram.localAddress === this.addressing.address
+      && memory.getUint16(udp + udpField.CHECKSUM) !== 0;
     memory.setUint16(udp + udpField.SOURCE_PORT, datagram.localPort);
     memory.setUint16(udp + udpField.DESTINATION_PORT, datagram.remotePort);
     memory.setUint16(udp + udpField.LENGTH, udpLength);
     turnAroundIpv4Header(memory, ip, this.addressing, this.identification, udpLength);
-    memory.setUint16(udp + udpField.CHECKSUM, 0);
-    const sum = packetSum(memory, udp, udpLength, pseudoHeaderSum(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
-    memory.setUint16(udp + udpField.CHECKSUM, ~sum & 0xffff || 0xffff);
+    if (!keepChecksum) {
+      memory.setUint16(udp + udpField.CHECKSUM, 0);
+      const sum = packetSum(memory, udp, udpLength, pseudoHeaderSum(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
+      memory.setUint16(udp + udpField.CHECKSUM, ~sum & 0xffff || 0xffff);
+    }
     this.link.turnAround(datagram.frameOffset);
     const token = datagram.token;
     datagram.token = -1;

@@ -73,6 +73,8 @@ export class Responder implements UdpEndpoint {
   };
   private readonly handler: ResponderHandler;
   private readonly allowLarger: boolean;
+  /** The built-in echo leaves the payload as it came: the reply keeps the request's checksum. */
+  private readonly isEcho: boolean;
   private bound: number[] = [];
 
   constructor(iface: Interface, options: ResponderOptions) {
@@ -85,6 +87,7 @@ export class Responder implements UdpEndpoint {
     this.ports = [...options.ports];
     this.handler = options.handler ?? echoHandler;
     this.allowLarger = options.allowLargerReplies === true;
+    this.isEcho = this.handler === echoHandler;
     try {
       for (const port of this.ports) this.bound.push(iface.udp.bind(port, this));
     } catch (error) {
@@ -123,7 +126,7 @@ export class Responder implements UdpEndpoint {
       dropped.replyTooLarge++;
       return;
     }
-    if (this.iface.udp.reply(request, length)) {
+    if (this.iface.udp.reply(request, length, this.isEcho)) {
       counters.replies++;
       counters.replyBytes += length;
     } else {

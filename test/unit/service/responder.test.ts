@@ -6,6 +6,8 @@ import { UdpGenerator, type GeneratorOptions } from '../../../src/service/genera
 import { Responder, type ResponderHandler } from '../../../src/service/responder';
 import { parseMac } from '../../../src/wire/ethernet';
 import { countGcEvents } from '../../helpers/gc';
+import { Ipv4Packet } from '../../../src/wire/ipv4';
+import { UdpPacket } from '../../../src/wire/udp';
 
 const RESPONDER_ADDRESS = 0xc6120001; // 198.18.0.1
 const CLIENT_ADDRESS = 0xc6120002;
@@ -46,6 +48,27 @@ describe('UDP responder', () => {
     assert.equal(responder.droppedTotal(), 0);
     assert.equal(generator.meter.received, 5000);
     assert.equal(iface.counters().udpRepliesInPlace, 5000);
+  });
+
+  it('sends echo replies with valid IPv4 and UDP checksums, kept from the request', () => {
+    const { client, server, iface, options } = setup();
+    const generator = new UdpGenerator(client, options({ count: 200, payloadSize: 301 }));
+    const gen = generator as unknown as { sendOne(sequence: number, nowUs: number): boolean };
+    const ip = new Ipv4Packet();
+    const udp = new UdpPacket();
+    let good = 0;
+    for (let sent = 0; sent < 200; sent++) gen.sendOne(sent, 0);
+    client.flush();
+    server.receive(256, iface.frameHandler);
+    server.flush();
+    client.receive(256, (offset, length) => {
+      assert.ok(ip.reset(client.memory, offset + 14, length - 14) && ip.verifyChecksum());
+      assert.ok(udp.reset(client.memory, ip.payloadOffset, ip.payloadLength) && udp.verifyChecksum(ip.source, ip.destination));
+      assert.equal(ip.source, RESPONDER_ADDRESS);
+      assert.equal(udp.sourcePort, 9000);
+      good++;
+    });
+    assert.equal(good, 200);
   });
 
   it('never amplifies unless the handler opts in, and counts every refusal by reason', () => {
