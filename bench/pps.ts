@@ -44,7 +44,7 @@ export interface RunResult {
   p99Us: number | null;
   /** What the responder says it answered. */
   responderReplies: number;
-  /** GC events the responder saw during the run (nicring only). */
+  /** GC events the responder saw after its first 100,000 requests (nicring only). */
   gcEvents: number | null;
   checks: string[];
 }
@@ -176,8 +176,8 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
     const checks: string[] = [];
     if (received > responderReplies) checks.push(`generator counted ${received} replies but the responder sent ${responderReplies}`);
     if (Number(gen.unexpected ?? 0) > 0 && options.engine === 'xdp') checks.push(`${gen.unexpected} unexpected replies`);
-    const gcEvents = served.gcEvents === undefined ? null : Number(served.gcEvents);
-    if (gcEvents !== null && gcEvents > 0) checks.push(`${gcEvents} GC events in the responder during the run`);
+    const gcEvents = served.gcEventsAfterWarmup === undefined ? null : Number(served.gcEventsAfterWarmup);
+    if (gcEvents !== null && gcEvents > 0) checks.push(`${gcEvents} GC events in the responder after its first 100,000 requests`);
     return {
       responder: kind, size, batch, round,
       offeredPps: Number(gen.offeredPps), replyPps: Number(gen.replyPps), sent, received,

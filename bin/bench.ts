@@ -56,6 +56,6 @@ export async function commandBench(argv: string[]): Promise<number> {
     console.log(`checks FAILED:\n  ${report.failedChecks.join('\n  ')}`);
     return 1;
   }
-  console.log('checks passed: every reply counted by the generator was sent by the responder; no GC in nicring responders');
+  console.log('checks passed: every reply counted by the generator was sent by the responder; no GC in nicring responders after warm-up');
   return 0;
 }

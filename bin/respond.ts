@@ -28,6 +28,9 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
+/** Requests after which the hot path counts as warmed up (for gcEventsAfterWarmup). */
+const WARMUP_REQUESTS = 100_000;
+
 /** Stack counters that count traffic, not drops. */
 const TRAFFIC_COUNTERS = new Set([
   'framesReceived', 'framesSent', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent',
@@ -103,8 +106,14 @@ export async function commandRespond(argv: string[]): Promise<number> {
   iface.start();
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
+  // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate).
   let gcEvents = 0;
-  const gcObserver = new PerformanceObserver((list) => { gcEvents += list.getEntries().length; });
+  let gcEventsWarm = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    const events = list.getEntries().length;
+    gcEvents += events;
+    if (responder.counters.requests >= WARMUP_REQUESTS) gcEventsWarm += events;
+  });
   gcObserver.observe({ entryTypes: ['gc'] });
   const json = options.json as boolean;
   const live = new LiveLine(json);
@@ -136,7 +145,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       rxPps: Math.round((deviceStats.rxFrames - last.rx) / seconds), txPps: Math.round((deviceStats.txFrames - last.tx) / seconds),
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
-      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents,
+      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm,
       kernel: deviceStats.kernel, loop: { ...iface.loop.counters },
     };
     last = { ms: now, rx: deviceStats.rxFrames, tx: deviceStats.txFrames, requests: counters.requests, replies: counters.replies };
@@ -153,7 +162,8 @@ export async function commandRespond(argv: string[]): Promise<number> {
   live.end();
   if (!json) {
     const c = responder.snapshot();
-    console.log(`stopped (${why}): ${c.requests} requests, ${c.replies} replies, ${responder.droppedTotal()} dropped; ${gcEvents} GC events`);
+    console.log(`stopped (${why}): ${c.requests} requests, ${c.replies} replies, ${responder.droppedTotal()} dropped; `
+      + `${gcEvents} GC events, ${gcEventsWarm} after the first ${WARMUP_REQUESTS} requests`);
   }
   gcObserver.disconnect();
   iface.close();
