@@ -168,3 +168,12 @@ export type { CaptureOptions } from './phy/capture';
 export { UdpSocket, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
 export type { UdpMessageListener, UdpRequestHandler } from './socket/udp';
 export * as udp from './socket/udp';
+
+// Services: the UDP responder, the load generator and its engines, the sink.
+export { Responder, echoHandler, loadHandlerModule } from './service/responder';
+export type { ResponderHandler, ResponderOptions, ResponderCounters, ResponderDrops, ResponderHandlerModule } from './service/responder';
+export { UdpGenerator, ReplyMeter, emitRequestTemplate, microsFromMs, nowMicros } from './service/generator';
+export type { GeneratorOptions, GeneratorReport, LatencySummary } from './service/generator';
+export { runLiveFrames } from './service/live-frames';
+export type { LiveFramesOptions, LiveFramesResult } from './service/live-frames';
+export { Sink } from './service/sink';
