@@ -14,7 +14,8 @@
 // [published, next) filled and waiting for flush(), [next, reserved) lent by
 // allocTx(), [reserved, tail) free.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readMacAddress } from './sysfs';
 import { loadNative } from '../native';
 import type { NetmapPort, NetmapPortOptions } from '../native';
 import type { Device, DeviceStats, FrameHandler } from './device';
@@ -511,14 +512,6 @@ function markChanged(m: DataView, slotAt: number): void {
 /** A signed 64-bit field as two 32-bit halves (BigInt would allocate). */
 function readInt64(m: DataView, at: number): number {
   return m.getInt32(at + 4, true) * 0x1_0000_0000 + m.getUint32(at, true);
-}
-
-function readMacAddress(ifname: string): string {
-  try {
-    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
-  } catch {
-    return '00:00:00:00:00:00';
-  }
 }
 
 /** True when the netmap module is loaded (/dev/netmap exists). */

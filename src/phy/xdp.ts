@@ -5,8 +5,8 @@
 // the kernel), or the completion ring. Received frames go back to the fill
 // ring; replies in place go from RX straight to TX with the same address.
 
-import { readFileSync } from 'node:fs';
 import { loadNative } from '../native';
+import { readLinkState, readMacAddress } from './sysfs';
 import type { XdpPort, XdpPortOptions } from '../native';
 import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
@@ -26,33 +26,6 @@ export interface XdpDeviceOptions {
   poison?: boolean;
   /** The interface's MAC; read from sysfs when not given. */
   macAddress?: string;
-}
-
-/** The interface's MAC from sysfs (the calling process's network namespace). */
-export function readMacAddress(ifname: string): string {
-  try {
-    return readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
-  } catch {
-    return '00:00:00:00:00:00';
-  }
-}
-
-/** An interface's link state from /sys/class/net: operstate, and carrier when operstate is 'unknown'. */
-export function readLinkState(ifname: string): LinkState {
-  let operstate: string;
-  try {
-    operstate = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
-  } catch {
-    return 'absent';
-  }
-  if (operstate === 'up') return 'up';
-  if (operstate !== 'unknown') return 'down';
-  try {
-    // Reading carrier fails with EINVAL while the interface is administratively down.
-    return readFileSync(`/sys/class/net/${ifname}/carrier`, 'utf8').trim() === '1' ? 'up' : 'down';
-  } catch {
-    return 'down';
-  }
 }
 
 /** AF_XDP implementation of the device contract, over an open XdpPort. */
@@ -297,6 +270,8 @@ export class XdpDevice implements Device {
     this.port.wakeup();
   }
 }
+
+export { readLinkState, readMacAddress } from './sysfs';
 
 /** Open an AF_XDP port through the addon and wrap it as a device. */
 export function openXdpDevice(options: XdpPortOptions, deviceOptions: XdpDeviceOptions = {}): XdpDevice {
