@@ -210,11 +210,13 @@ container_pid() {
 
 # configure_end PID ADDRESS: prepares the veth end in that container's
 # namespace. GRO on lets XDP programs on veth receive frames redirected from
-# the peer; IPv6 is off so the kernel sends nothing of its own on the link.
+# the peer; checksum offload off makes the kernel put real UDP checksums on
+# the wire instead of partial ones; IPv6 is off so the kernel sends nothing of
+# its own on the link.
 configure_end() {
   local pid=$1 address=$2
   nsenter -t "$pid" -n sysctl -q -w "net.ipv6.conf.$NICRING_LAB_IFACE.disable_ipv6=1" || true
-  nsenter -t "$pid" -n ethtool -K "$NICRING_LAB_IFACE" gro on >/dev/null
+  nsenter -t "$pid" -n ethtool -K "$NICRING_LAB_IFACE" gro on tx off >/dev/null
   if [ "$NICRING_LAB_KERNEL_ADDRESSES" = yes ]; then
     nsenter -t "$pid" -n ip address add "$address" dev "$NICRING_LAB_IFACE"
   fi
