@@ -76,16 +76,20 @@ engine_pid() {
 # (up or engine) decides who stops it again.
 engine_start() {
   local owner=$1 pid i
-  need_tools dockerd
+  need_tools dockerd setsid
   mkdir -p "$cache"
   export DOCKER_HOST=unix://$private_socket
   if pid=$(engine_pid); then
     say "private engine already running (pid $pid)"
+    # An explicit start keeps an engine that `up` started running past `down`.
+    if [ "$owner" = engine ] && [ -f "$engine_owner_file" ]; then echo engine >"$engine_owner_file"; fi
     return 0
   fi
   printf '{}\n' >"$cache/daemon.json"
   rm -f "$private_socket"
-  dockerd \
+  # A session of its own, so that signals meant for the caller's process group
+  # do not stop the engine before `down` has removed the containers.
+  setsid dockerd \
     --config-file="$cache/daemon.json" \
     --data-root="$cache/data" \
     --exec-root="$cache/exec" \
@@ -94,7 +98,7 @@ engine_start() {
     --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     --storage-driver=overlay2 \
     --log-level=warn \
-    </dev/null >>"$cache/dockerd.log" 2>&1 &
+    </dev/null >"$cache/dockerd.log" 2>&1 &
   pid=$!
   echo "$owner" >"$engine_owner_file"
   for ((i = 0; i < 600; i++)); do
@@ -105,6 +109,9 @@ engine_start() {
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$cache/dockerd.log" >&2; die "dockerd exited"; }
     sleep 0.1
   done
+  engine_stop
+  # Without a PID file engine_stop cannot know it; this one it started.
+  if [ -d "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
   die "dockerd did not answer within 60 s (log: $cache/dockerd.log)"
 }
 
@@ -283,6 +290,8 @@ cmd_up() {
   need_root
   need_tools docker ip nsenter ethtool sysctl timeout
   if [ "${NICRING_DOCKER_ENGINE:-}" = private ]; then engine_start up; fi
+  docker info >/dev/null 2>&1 ||
+    die "no docker engine answers at ${DOCKER_HOST:-the default socket}; start one, or let the lab run its own with NICRING_DOCKER_ENGINE=private"
   save_state
   resolve_base_image
   export BASE_IMAGE

@@ -40,7 +40,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 missing=()
-for tool in dockerd docker docker-compose debootstrap ethtool nsenter ip flock timeout; do
+for tool in dockerd docker docker-compose debootstrap ethtool nsenter setsid ip flock timeout; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} != 0 ]; then
@@ -72,6 +72,8 @@ say "cache: $cache ($(df -h --output=avail "$cache" | tail -n 1 | tr -d ' ') fre
 lab engine start
 engine_pid=$(cat "$cache/dockerd.pid")
 pass "private engine up (pid $engine_pid)"
+# Whatever an interrupted earlier run left in the engine goes first.
+lab down >/dev/null 2>&1 || true
 
 # One pass: up, check the generator's totals, down, check that nothing is left.
 run_pass() {
