@@ -7,22 +7,11 @@ import * as dgram from 'node:dgram';
 import { open, type Device } from '../../src/index';
 import { Loop } from '../../src/loop';
 import type { XdpDevice } from '../../src/phy/xdp';
-
-type Args = Record<string, string>;
-
-function parse(argv: string[]): { job: string; args: Args } {
-  const args: Args = {};
-  for (let i = 1; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return { job: argv[0], args };
-}
+import { type Args, type Job, runAgent, printResult as done } from './agent-main';
 
 /** Resolves on SIGTERM; call before printing "ready" so the signal cannot come first. */
 function untilSigterm(): Promise<void> {
   return new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-}
-
-function done(result: object): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 /** The payload of datagram `seq`: its number, then a pattern that depends on it. */
@@ -309,7 +298,7 @@ async function jobUdpSend(args: Args): Promise<void> {
   done({ sent, echoes, echoesIntact });
 }
 
-const JOBS: Record<string, (args: Args) => Promise<void>> = {
+const JOBS: Record<string, Job> = {
   rx: jobRx,
   tx: jobTx,
   echo: jobEcho,
@@ -320,15 +309,4 @@ const JOBS: Record<string, (args: Args) => Promise<void>> = {
   'udp-send': jobUdpSend,
 };
 
-if (require.main === module) {
-  const { job, args } = parse(process.argv.slice(2));
-  const run = JOBS[job];
-  if (run === undefined) {
-    console.error(`unknown job ${job}`);
-    process.exit(2);
-  }
-  run(args).catch((error: Error & { code?: string }) => {
-    done({ error: error.message, code: error.code });
-    process.exitCode = 1;
-  });
-}
+if (require.main === module) runAgent(JOBS, process.argv.slice(2));

@@ -36,7 +36,7 @@ export function startInNetns(netns: string, command: string[]): Agent {
   });
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   const result = new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       started.delete(child);
       const lines = stdout.trim().split('\n').filter((line) => line.startsWith('{'));
       const last = lines[lines.length - 1];

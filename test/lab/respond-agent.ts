@@ -3,20 +3,7 @@
 // and one JSON line with what they saw at the end.
 
 import * as dgram from 'node:dgram';
-
-type Args = Record<string, string>;
-
-function parse(argv: string[]): { job: string; args: Args } {
-  const args: Args = {};
-  for (let i = 1; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return { job: argv[0], args };
-}
-
-function done(result: object): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { type Args, type Job, runAgent, printResult as done, sleep } from './agent-main';
 
 function bindSocket(): Promise<dgram.Socket> {
   return new Promise((resolve) => {
@@ -162,20 +149,9 @@ async function jobTimestampClient(args: Args): Promise<void> {
   done(result);
 }
 
-const JOBS: Record<string, (args: Args) => Promise<void>> = {
+const JOBS: Record<string, Job> = {
   'echo-client': jobEchoClient,
   'timestamp-client': jobTimestampClient,
 };
 
-if (require.main === module) {
-  const { job, args } = parse(process.argv.slice(2));
-  const run = JOBS[job];
-  if (run === undefined) {
-    console.error(`unknown job ${job}`);
-    process.exit(2);
-  }
-  run(args).catch((error: Error & { code?: string }) => {
-    done({ error: error.message, code: error.code });
-    process.exitCode = 1;
-  });
-}
+if (require.main === module) runAgent(JOBS, process.argv.slice(2));

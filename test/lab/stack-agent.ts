@@ -17,20 +17,7 @@ import { Interface } from '../../src/iface/interface';
 import { captureDevice } from '../../src/phy/capture';
 import { createSocket } from '../../src/socket/udp';
 import { payloadFor } from './agent';
-
-type Args = Record<string, string>;
-
-function parse(argv: string[]): { job: string; args: Args } {
-  const args: Args = {};
-  for (let i = 1; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return { job: argv[0], args };
-}
-
-function line(result: object): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { type Args, type Job, runAgent, printResult as line, sleep } from './agent-main';
 
 /** The nicring host: ping, ARP, echo sockets, pull socket; until SIGTERM (or maxMs). */
 async function jobStack(args: Args): Promise<void> {
@@ -143,21 +130,10 @@ async function jobUdpRefused(args: Args): Promise<void> {
   line({ code, syscall });
 }
 
-const JOBS: Record<string, (args: Args) => Promise<void>> = {
+const JOBS: Record<string, Job> = {
   stack: jobStack,
   'udp-pull': jobUdpPull,
   'udp-refused': jobUdpRefused,
 };
 
-if (require.main === module) {
-  const { job, args } = parse(process.argv.slice(2));
-  const run = JOBS[job];
-  if (run === undefined) {
-    console.error(`unknown job ${job}`);
-    process.exit(2);
-  }
-  run(args).catch((error: Error & { code?: string }) => {
-    line({ error: error.message, code: error.code });
-    process.exitCode = 1;
-  });
-}
+if (require.main === module) runAgent(JOBS, process.argv.slice(2));
