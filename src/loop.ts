@@ -125,6 +125,8 @@ export class TimerQueue {
   }
 }
 
+/** Frames a turn takes by default before yielding to Node's loop. */
+const TURN_FRAMES = 1024;
 /** Busy-poll turns may run this many times the normal batch budget. */
 const BUSY_POLL_TURN_FACTOR = 8;
 /** Busy-poll turns end after this many empty polls in a row. */
@@ -133,7 +135,7 @@ const BUSY_POLL_IDLE_POLLS = 512;
 export interface LoopOptions {
   /** Frames per receive call (default 64). */
   batchSize?: number;
-  /** Batches per turn before yielding to Node's loop (default 16). */
+  /** Batches per turn before yielding to Node's loop (default: 1024 frames' worth). */
   batchesPerTurn?: number;
   /** Poll every turn of Node's loop instead of waiting for the fd (benchmarks). */
   busyPoll?: boolean;
@@ -201,7 +203,8 @@ export class Loop {
     this.device = device;
     this.onFrame = onFrame;
     this.batchSize = options.batchSize ?? 64;
-    this.batchesPerTurn = options.batchesPerTurn ?? 16;
+    // A turn takes about TURN_FRAMES frames whatever the batch size: small batches must not mean many turns.
+    this.batchesPerTurn = options.batchesPerTurn ?? Math.max(1, Math.ceil(TURN_FRAMES / this.batchSize));
     this.busyPoll = options.busyPoll === true;
     this.clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
