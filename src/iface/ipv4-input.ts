@@ -6,7 +6,7 @@ import { EMPTY_VIEW } from '../wire/bytes';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP, Ipv4Packet, ipv4Field } from '../wire/ipv4';
 import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
-import { packetSum } from './fast-checksum';
+import { packetChecksumSum } from '../wire/checksum';
 import type { Reassembler, ReassemblySlot } from './reassembly';
 
 /**
@@ -94,7 +94,7 @@ export class Ipv4Input {
     }
     const packet = this.packet;
     packet.resetUnchecked(view, offset, totalLength);
-    if (packetSum(view, offset, headerLength, 0) !== 0xffff) {
+    if (packetChecksumSum(view, offset, headerLength, 0) !== 0xffff) {
       counters.ipv4BadChecksum++;
       return;
     }

@@ -17,7 +17,7 @@ import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, ipv4Field } from '../wire/ipv4';
 import { IPV4_LIMITED_BROADCAST, isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
-import { packetSum } from './fast-checksum';
+import { packetChecksumSum } from '../wire/checksum';
 import type { Link } from './link';
 import type { NeighborCache } from './neighbor-cache';
 import { IPV4_MAX_PAYLOAD_LEN } from './reassembly';
@@ -191,7 +191,7 @@ export class Ipv4Output {
     memory.setUint32(at + ipv4Field.SOURCE, this.addressing.address);
     memory.setUint32(at + ipv4Field.DESTINATION, destination);
     memory.setUint16(at + ipv4Field.CHECKSUM, 0);
-    memory.setUint16(at + ipv4Field.CHECKSUM, ~packetSum(memory, at, IPV4_HEADER_LEN, 0) & 0xffff);
+    memory.setUint16(at + ipv4Field.CHECKSUM, ~packetChecksumSum(memory, at, IPV4_HEADER_LEN, 0) & 0xffff);
   }
 }
 
@@ -199,7 +199,7 @@ export class Ipv4Output {
  * Rewrite a received IPv4 header (20 bytes, at `at`) into the header of our
  * reply to its sender: addresses, TTL, a fresh identification, no fragment
  * fields, `payloadLength`, checksum. The type of service is kept. Addresses
- * move through memory only (see fast-checksum.ts on boxed numbers).
+ * move through memory only (see packetChecksumSum in wire/checksum.ts on boxed numbers).
  */
 export function turnAroundIpv4Header(memory: DataView, at: number, addressing: Ipv4Addressing, identification: Ipv4Identification, payloadLength: number): void {
   memory.setUint32(at + ipv4Field.DESTINATION, memory.getUint32(at + ipv4Field.SOURCE));
@@ -209,5 +209,5 @@ export function turnAroundIpv4Header(memory: DataView, at: number, addressing: I
   memory.setUint16(at + ipv4Field.FLAGS_FRAGMENT_OFFSET, 0);
   memory.setUint8(at + ipv4Field.TIME_TO_LIVE, DEFAULT_TIME_TO_LIVE);
   memory.setUint16(at + ipv4Field.CHECKSUM, 0);
-  memory.setUint16(at + ipv4Field.CHECKSUM, ~packetSum(memory, at, IPV4_HEADER_LEN, 0) & 0xffff);
+  memory.setUint16(at + ipv4Field.CHECKSUM, ~packetChecksumSum(memory, at, IPV4_HEADER_LEN, 0) & 0xffff);
 }

@@ -10,7 +10,7 @@ import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
 import { UDP_HEADER_LEN, UdpPacket, UdpRepr, udpField } from '../wire/udp';
 import type { Ipv4Addressing } from './address';
-import { packetSum, pseudoHeaderSum } from './fast-checksum';
+import { ipv4PseudoHeaderSumAt, packetChecksumSum } from '../wire/checksum';
 import type { StackCounters } from './counters';
 import type { IcmpLayer } from './icmp';
 import type { Ipv4Datagram, TransportInput } from './ipv4-input';
@@ -182,12 +182,12 @@ export class UdpLayer implements TransportInput {
     endpoint.deliver(received);
   }
 
-  /** The checksum check, with the pseudo-header read from the IPv4 header (see fast-checksum.ts). */
+  /** The checksum check, with the pseudo-header read from the IPv4 header (see packetChecksumSum in wire/checksum.ts). */
   private checksumRight(datagram: Ipv4Datagram): boolean {
     const packet = this.packet;
     const length = packet.datagramLength;
-    const pseudo = pseudoHeaderSum(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, length);
-    return packetSum(datagram.view, packet.offset, length, pseudo) === 0xffff;
+    const pseudo = ipv4PseudoHeaderSumAt(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, length);
+    return packetChecksumSum(datagram.view, packet.offset, length, pseudo) === 0xffff;
   }
 
   /**
@@ -215,7 +215,7 @@ export class UdpLayer implements TransportInput {
     turnAroundIpv4Header(memory, ip, this.addressing, this.identification, udpLength);
     if (!keepChecksum) {
       memory.setUint16(udp + udpField.CHECKSUM, 0);
-      const sum = packetSum(memory, udp, udpLength, pseudoHeaderSum(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
+      const sum = packetChecksumSum(memory, udp, udpLength, ipv4PseudoHeaderSumAt(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
       memory.setUint16(udp + udpField.CHECKSUM, ~sum & 0xffff || 0xffff);
     }
     this.link.turnAround(datagram.frameOffset);

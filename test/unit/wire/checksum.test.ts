@@ -6,7 +6,9 @@ import {
   internetChecksum,
   internetChecksumSum,
   ipv4PseudoHeaderSum,
+  ipv4PseudoHeaderSumAt,
   ipv4PseudoHeaderSumFromAddrs,
+  packetChecksumSum,
 } from '../../../src/wire/checksum';
 import { captured, fromHex } from '../../fixtures/wire/frames';
 import { FRAME_AT, Prng, placed } from '../../fixtures/wire/util';
@@ -120,6 +122,25 @@ describe('wire/checksum', () => {
         view.setUint16(checksumAt, updated);
         assert.equal(internetChecksumSum(view, 0, length), 0xffff);
       }
+    }
+  });
+});
+
+describe('per-packet checksum sums', () => {
+  it('packetChecksumSum and ipv4PseudoHeaderSumAt agree with the general sums on random data', () => {
+    let seed = 12345;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (let round = 0; round < 500; round++) {
+      const length = random() * 6 + (random() & 7);
+      const view = new DataView(new ArrayBuffer(length + 8));
+      for (let i = 0; i < length + 8; i++) view.setUint8(i, random());
+      const initial = random() * 17;
+      assert.equal(packetChecksumSum(view, 8, length, initial), internetChecksumSum(view, 8, length, initial));
+      const pseudo = foldChecksumSum(ipv4PseudoHeaderSumAt(view, 0, 17, length));
+      assert.equal(pseudo, ipv4PseudoHeaderSum(view, 0, 4, 17, length));
     }
   });
 });
