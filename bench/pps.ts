@@ -144,6 +144,8 @@ function median(values: number[]): number {
 }
 
 const PORT = 9000;
+/** nicring's rings in the benchmark: the deepest open() allows, as a kernel socket buffer is deep (8 MiB here). */
+const NICRING_RING_SIZE = 16384;
 
 /** One responder run under one load; the lab is already up. */
 async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: number, round: number, options: BenchOptions, mmsg: string): Promise<RunResult> {
@@ -157,7 +159,7 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
       : kind === 'mmsg'
         ? [mmsg, '--port', String(PORT), '--batch', String(Math.min(batch, 256))]
         : [...nicring, 'respond', '--iface', lab.nicring.ifname, '--address', lab.nicring.address, '--port', String(PORT),
-          '--xdp-mode', kind === 'nicring-native' ? 'native' : 'generic', '--batch', String(batch), '--json'];
+          '--xdp-mode', kind === 'nicring-native' ? 'native' : 'generic', '--batch', String(batch), '--ring-size', String(NICRING_RING_SIZE), '--json'];
     responder = startIn(lab.nicring.netns, options.responderCpu, command);
     await Promise.race([responder.ready, new Promise((_, reject) => setTimeout(() => reject(new Error(`${kind} did not start in 20 s`)), 20000))]);
     const generator = startIn(lab.peer.netns, options.generatorCpu, [...nicring, 'gen', '--iface', lab.peer.ifname, '--address', lab.peer.address,

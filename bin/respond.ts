@@ -14,6 +14,8 @@ import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
   ...OPEN_OPTIONS,
+  // Deep rings absorb the bursts a high-rate service sees (32 MiB of UMEM at 8192).
+  'ring-size': { ...OPEN_OPTIONS['ring-size'], default: 8192 },
   address: { kind: 'string', help: 'the address nicring answers for, with its prefix', meta: 'IP/PREFIX' },
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
