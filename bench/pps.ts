@@ -65,7 +65,8 @@ export interface BenchReport {
   failedChecks: string[];
 }
 
-function nicringCommand(): string[] {
+/** How to run the nicring CLI: the tsc build when there is one, else the sources under tsx. */
+export function nicringCommand(): string[] {
   const root = packageRoot();
   const dist = path.join(root, 'dist', 'bin', 'nicring.js');
   if (existsSync(dist)) return [process.execPath, dist];

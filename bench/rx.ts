@@ -7,19 +7,12 @@
 //   sudo npx tsx bench/rx.ts [--duration 5] [--modes native,generic]
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { execIn, labDown, labUp, type Lab } from '../src/lab';
-import { packageRoot } from '../src/native';
+import { nicringCommand } from './pps';
 
 function argument(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 && at + 1 < process.argv.length ? process.argv[at + 1] : fallback;
-}
-
-function nicring(): string[] {
-  const dist = path.join(packageRoot(), 'dist', 'bin', 'nicring.js');
-  return existsSync(dist) ? [process.execPath, dist] : [process.execPath, '--import', 'tsx', path.join(packageRoot(), 'bin', 'nicring.ts')];
 }
 
 function run(netns: string, cpu: number, command: string[], onLine: (line: string) => void = () => undefined): Promise<string[]> {
@@ -48,11 +41,11 @@ function rxPackets(lab: Lab): number {
 async function measure(lab: Lab, mode: string, durationS: number): Promise<Record<string, number | string>> {
   let ready: () => void = () => undefined;
   const sinkReady = new Promise<void>((resolve) => { ready = resolve; });
-  const sink = run(lab.nicring.netns, 0, [...nicring(), 'sink', '--iface', lab.nicring.ifname, '--xdp-mode', mode, '--json', '--duration', String(durationS + 2)],
+  const sink = run(lab.nicring.netns, 0, [...nicringCommand(), 'sink', '--iface', lab.nicring.ifname, '--xdp-mode', mode, '--json', '--duration', String(durationS + 2)],
     (line) => { if (line.includes('"event":"ready"')) ready(); });
   await sinkReady;
   const before = rxPackets(lab);
-  const flood = await run(lab.peer.netns, 1, [...nicring(), 'flood', '--iface', lab.peer.ifname, '--dst-mac', lab.nicring.mac, '--source', lab.peer.ip,
+  const flood = await run(lab.peer.netns, 1, [...nicringCommand(), 'flood', '--iface', lab.peer.ifname, '--dst-mac', lab.nicring.mac, '--source', lab.peer.ip,
     '--target', `${lab.nicring.ip}:9`, '--count', '100000000', '--duration', String(durationS), '--json']);
   const interfaceRx = rxPackets(lab) - before;
   const sinkLines = await sink;

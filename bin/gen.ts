@@ -4,7 +4,7 @@ import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import type { FrameHandler } from '../src/phy/device';
 import {
-  ReplyMeter, UdpGenerator, checkGeneratorOptions, emitRequestTemplate, microsFromMs,
+  ReplyMeter, UdpGenerator, buildRequestFrame, checkGeneratorOptions, microsFromMs,
   type GeneratorOptions, type GeneratorReport,
 } from '../src/service/generator';
 import { runLiveFrames } from '../src/service/live-frames';
@@ -117,8 +117,7 @@ export async function commandGen(argv: string[]): Promise<number> {
       iface.loop.onFrame = (offset, length, token) => {
         if (!meter.observe(memory, offset, length, 0)) stackInput(offset, length, token);
       };
-      const frame = new Uint8Array(14 + 20 + 8 + generatorOptions.payloadSize);
-      emitRequestTemplate(new DataView(frame.buffer), 0, generatorOptions);
+      const frame = buildRequestFrame(generatorOptions);
       const startMs = performance.now();
       const result = await runLiveFrames({
         ifname: device.name, frame, count: generatorOptions.count, durationMs: generatorOptions.durationMs, rate: generatorOptions.rate,

@@ -8,7 +8,7 @@ import { open } from '../src/index';
 import * as labs from '../src/lab';
 import { packageRoot } from '../src/native';
 import { Sink } from '../src/service/sink';
-import { emitRequestTemplate } from '../src/service/generator';
+import { buildRequestFrame } from '../src/service/generator';
 import { runLiveFrames } from '../src/service/live-frames';
 import { readMacAddress } from '../src/phy/xdp';
 import { parseMac } from '../src/wire/ethernet';
@@ -227,8 +227,7 @@ async function commandFlood(argv: string[]): Promise<number> {
   const ifname = options.iface as string;
   const sourceMac = parseMac(readMacAddress(ifname)) ?? 0;
   const size = options.size as number;
-  const frame = new Uint8Array(14 + 20 + 8 + size);
-  emitRequestTemplate(new DataView(frame.buffer), 0, {
+  const frame = buildRequestFrame({
     sourceMac, destinationMac, sourceAddress, destinationAddress: parseIpv4(target.address) as number, destinationPort: target.port,
     sourcePortBase: 40000, sourcePorts: 1, payloadSize: size, count: 1, durationMs: 1, rate: 0, batchSize: 1,
   });

@@ -194,6 +194,13 @@ export function emitRequestTemplate(view: DataView, offset: number, options: Gen
   return PAYLOAD_AT + options.payloadSize;
 }
 
+/** One request frame in a buffer of its own (the live-frames engine sends copies of it). */
+export function buildRequestFrame(options: GeneratorOptions): Uint8Array {
+  const frame = new Uint8Array(PAYLOAD_AT + options.payloadSize);
+  emitRequestTemplate(new DataView(frame.buffer), 0, options);
+  return frame;
+}
+
 /** Check generator options; throws a one-line error naming the bad one. */
 export function checkGeneratorOptions(options: GeneratorOptions, frameCapacity: number): void {
   const need = (ok: boolean, message: string): void => {
