@@ -5,12 +5,14 @@
       "sources": [
         "native/addon.cc",
         "native/errors.cc",
+        "native/options.cc",
         "native/watch.cc",
         "native/bpf.cc",
         "native/attachment.cc",
         "native/mapping.cc",
         "native/xdp.cc",
-        "native/netmap.cc"
+        "native/netmap.cc",
+        "native/counter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -2,9 +2,10 @@
 
 import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
+import { loadNative } from '../src/native';
 import type { FrameHandler } from '../src/phy/device';
 import {
-  ReplyMeter, UdpGenerator, buildRequestFrame, checkGeneratorOptions, microsFromMs,
+  UdpGenerator, buildRequestFrame, checkGeneratorOptions, emptyLatency, microsFromMs,
   type GeneratorOptions, type GeneratorReport,
 } from '../src/service/generator';
 import { runLiveFrames } from '../src/service/live-frames';
@@ -25,7 +26,7 @@ export const GEN_OPTIONS: OptionSpecs = {
   ports: { kind: 'integer', help: 'spread requests over this many source ports', default: 64, min: 1, max: 16384, meta: 'N' },
   'source-port': { kind: 'integer', help: 'first source port', default: 40000, min: 1, max: 65535, meta: 'PORT' },
   batch: { kind: 'integer', help: 'requests per transmit batch (xdp engine)', default: 64, min: 1, max: 1024, meta: 'N' },
-  engine: { kind: 'string', help: 'xdp: AF_XDP transmit from JS; live: in-kernel live-frames flood (one frame repeated, no latency)', default: 'xdp', choices: ['xdp', 'live'] },
+  engine: { kind: 'string', help: 'xdp: AF_XDP transmit from JS; live: in-kernel live-frames flood, replies counted in the kernel (one frame repeated, no latency)', default: 'xdp', choices: ['xdp', 'live'] },
   'linger-ms': { kind: 'integer', help: 'wait this long for late replies', default: 500, min: 0, max: 60000, meta: 'MS' },
   json: { kind: 'boolean', help: 'progress and the final report as JSON lines' },
   help: { kind: 'boolean', help: 'show this help' },
@@ -112,28 +113,34 @@ export async function commandGen(argv: string[]): Promise<number> {
       };
       report = await generator.run();
     } else {
-      const meter = new ReplyMeter(generatorOptions.destinationAddress, generatorOptions.destinationPort, 1, false);
-      const memory = device.memory;
-      iface.loop.onFrame = (offset, length, token) => {
-        if (!meter.observe(memory, offset, length, 0)) stackInput(offset, length, token);
-      };
-      const frame = buildRequestFrame(generatorOptions);
-      const startMs = performance.now();
-      const result = await runLiveFrames({
-        ifname: device.name, frame, count: generatorOptions.count, durationMs: generatorOptions.durationMs, rate: generatorOptions.rate,
-        onProgress: (sent) => {
-          const elapsed = performance.now() - startMs;
-          if (elapsed - rate.lastMs >= 1000) progress(sent, meter.received, elapsed, rate);
-        },
-      });
-      const lingerEnd = performance.now() + generatorOptions.lingerMs!;
-      while (meter.received < result.sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
-      const received = Math.min(meter.received, result.sent);
-      report = {
-        sent: result.sent, received, lost: result.sent - received, unexpected: Math.max(0, meter.received - result.sent), txRingFull: 0,
-        sendSeconds: +result.seconds.toFixed(3), offeredPps: Math.round(result.sent / Math.max(result.seconds, 1e-6)),
-        replyPps: Math.round(received / Math.max(result.seconds, 1e-6)), latency: meter.latency(),
-      };
+      // Replies to a flood are counted and dropped by an XDP program in the
+      // kernel: no copy, no JS. The generator's own port goes first (an
+      // interface has one XDP program); from here on the kernel answers ARP.
+      const mode = device.mode.startsWith('generic') ? 'generic' : 'native';
+      iface.close();
+      const counter = loadNative().xdpCounterAttach({ ifname: device.name, address: target.address, port: target.port, mode });
+      try {
+        const frame = buildRequestFrame(generatorOptions);
+        const startMs = performance.now();
+        const result = await runLiveFrames({
+          ifname: device.name, frame, count: generatorOptions.count, durationMs: generatorOptions.durationMs, rate: generatorOptions.rate,
+          onProgress: (sent) => {
+            const elapsed = performance.now() - startMs;
+            if (elapsed - rate.lastMs >= 1000) progress(sent, counter.value(), elapsed, rate);
+          },
+        });
+        const lingerEnd = performance.now() + generatorOptions.lingerMs!;
+        while (counter.value() < result.sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
+        const counted = counter.value();
+        const received = Math.min(counted, result.sent);
+        report = {
+          sent: result.sent, received, lost: result.sent - received, unexpected: Math.max(0, counted - result.sent), txRingFull: 0,
+          sendSeconds: +result.seconds.toFixed(3), offeredPps: Math.round(result.sent / Math.max(result.seconds, 1e-6)),
+          replyPps: Math.round(received / Math.max(result.seconds, 1e-6)), latency: emptyLatency(),
+        };
+      } finally {
+        counter.close();
+      }
     }
     live.end();
     const final = { event: 'final', engine, target: `${target.address}:${target.port}`, size: generatorOptions.payloadSize, ...report };

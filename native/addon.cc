@@ -1,6 +1,8 @@
-// The addon's entry point: the AF_XDP and netmap halves add their functions.
+// The addon's entry point: the AF_XDP and netmap halves, and the load
+// generator's reply counter, add their functions.
 #include <napi.h>
 
+#include "counter.h"
 #include "netmap.h"
 #include "xdp.h"
 
@@ -9,6 +11,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nicring::InitXdp(env, exports);
   nicring::InitNetmap(env, exports);
+  nicring::InitCounter(env, exports);
   return exports;
 }
 

@@ -79,17 +79,6 @@ void CloseProgram(const InterfaceProgram& program) {
   if (program.mapFd >= 0) close(program.mapFd);
 }
 
-std::string AttachHint(int err, const std::string& ifname, XdpAttachMode mode) {
-  if (err == -EBUSY || err == -EEXIST)
-    return "Another XDP program is already attached to " + ifname +
-           " (by another process, or with `ip link ... xdp`): stop that process or detach it (`ip link set dev " +
-           ifname + " xdp off`) first.";
-  if (mode == XdpAttachMode::kNative && (err == -EOPNOTSUPP || err == -EINVAL || err == -ERANGE))
-    return "The driver of " + ifname +
-           " lacks native XDP (or refuses it in its current setup, e.g. MTU or LRO): use xdpMode 'generic'.";
-  return "";
-}
-
 // Creates the map and program and attaches them; fills `program` or `failure`.
 bool AttachProgram(const std::string& ifname, int ifindex, XdpAttachMode mode,
                    InterfaceProgram* program, SyscallFailure* failure) {
@@ -115,6 +104,17 @@ bool AttachProgram(const std::string& ifname, int ifindex, XdpAttachMode mode,
 }
 
 }  // namespace
+
+std::string AttachHint(int err, const std::string& ifname, XdpAttachMode mode) {
+  if (err == -EBUSY || err == -EEXIST)
+    return "Another XDP program is already attached to " + ifname +
+           " (by another process, or with `ip link ... xdp`): stop that process or detach it (`ip link set dev " +
+           ifname + " xdp off`) first.";
+  if (mode == XdpAttachMode::kNative && (err == -EOPNOTSUPP || err == -EINVAL || err == -ERANGE))
+    return "The driver of " + ifname +
+           " lacks native XDP (or refuses it in its current setup, e.g. MTU or LRO): use xdpMode 'generic'.";
+  return "";
+}
 
 InterfaceKey CurrentInterfaceKey(int ifindex) {
   InterfaceKey key;

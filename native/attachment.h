@@ -38,6 +38,9 @@ struct InterfaceKey {
   }
 };
 
+// What to do when BPF_LINK_CREATE of an XDP program on `ifname` failed with `err` (negative).
+std::string AttachHint(int err, const std::string& ifname, XdpAttachMode mode);
+
 // The calling thread's interface `ifindex`.
 InterfaceKey CurrentInterfaceKey(int ifindex);
 

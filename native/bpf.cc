@@ -45,6 +45,19 @@ bpf_insn LoadWord(uint8_t dst, uint8_t src, int16_t off) {
   return Instruction(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0);
 }
 
+// dst = *(u16 *)(src + off) and *(u8 *)(src + off)
+bpf_insn LoadHalf(uint8_t dst, uint8_t src, int16_t off) {
+  return Instruction(BPF_LDX | BPF_MEM | BPF_H, dst, src, off, 0);
+}
+bpf_insn LoadByte(uint8_t dst, uint8_t src, int16_t off) {
+  return Instruction(BPF_LDX | BPF_MEM | BPF_B, dst, src, off, 0);
+}
+
+// if (u32)dst != imm goto +off (32-bit compare: no sign extension of imm)
+bpf_insn JumpIfNotEqual32(uint8_t dst, int32_t imm, int16_t off) {
+  return Instruction(BPF_JMP32 | BPF_JNE | BPF_K, dst, 0, off, imm);
+}
+
 // dst = imm
 bpf_insn MoveImmediate(uint8_t dst, int32_t imm) {
   return Instruction(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
@@ -117,6 +130,85 @@ int LoadTransmitProgram(std::string* verifierLog) {
   program.push_back(MoveImmediate(BPF_REG_0, XDP_TX));
   program.push_back(Exit());
   return LoadXdpProgram("nicring_tx", program, verifierLog);
+}
+
+int CreateCounterMap() {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_type = BPF_MAP_TYPE_ARRAY;
+  attr.key_size = sizeof(uint32_t);
+  attr.value_size = sizeof(uint64_t);
+  attr.max_entries = 1;
+  std::strncpy(attr.map_name, "nicring_count", sizeof(attr.map_name) - 1);
+  return Bpf(BPF_MAP_CREATE, &attr);
+}
+
+int LoadCounterProgram(int mapFd, uint32_t address, uint16_t port, std::string* verifierLog) {
+  // Packet loads read memory in host byte order, so each constant is its wire
+  // bytes read the same way.
+  const uint8_t ethertypeBytes[2] = {0x08, 0x00};
+  uint16_t ethertypeIpv4 = 0;
+  std::memcpy(&ethertypeIpv4, ethertypeBytes, sizeof(ethertypeIpv4));
+  const int32_t versionIhl = 0x45;  // IPv4, 20-byte header
+  const int32_t protocolUdp = 17;
+  const int32_t wireAddress = static_cast<int32_t>(address);
+  const int32_t wirePort = port;
+  constexpr int16_t kEthertype = 12;
+  constexpr int16_t kVersionIhl = 14;
+  constexpr int16_t kProtocol = 14 + 9;
+  constexpr int16_t kSource = 14 + 12;
+  constexpr int16_t kSourcePort = 14 + 20;
+  constexpr int32_t kHeaders = 14 + 20 + 8;
+
+  std::vector<bpf_insn> program;
+  // r2 = ctx->data, r3 = ctx->data_end; pass frames too short for the headers.
+  program.push_back(LoadWord(BPF_REG_2, BPF_REG_1, offsetof(struct xdp_md, data)));
+  program.push_back(LoadWord(BPF_REG_3, BPF_REG_1, offsetof(struct xdp_md, data_end)));
+  program.push_back(Instruction(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0));
+  program.push_back(Instruction(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, kHeaders));
+  // Jump offsets count instructions from the next one; `pass` is patched below.
+  std::vector<size_t> toPass;
+  toPass.push_back(program.size());
+  program.push_back(Instruction(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, 0));
+  const struct { bool half; bool word; int16_t offset; int32_t value; } checks[] = {
+      {true, false, kEthertype, ethertypeIpv4}, {false, false, kVersionIhl, versionIhl},
+      {false, false, kProtocol, protocolUdp},   {false, true, kSource, wireAddress},
+      {true, false, kSourcePort, wirePort},
+  };
+  for (const auto& check : checks) {
+    program.push_back(check.word   ? LoadWord(BPF_REG_4, BPF_REG_2, check.offset)
+                      : check.half ? LoadHalf(BPF_REG_4, BPF_REG_2, check.offset)
+                                   : LoadByte(BPF_REG_4, BPF_REG_2, check.offset));
+    toPass.push_back(program.size());
+    program.push_back(JumpIfNotEqual32(BPF_REG_4, check.value, 0));
+  }
+  // A reply: *(u64 *)bpf_map_lookup_elem(&counter, &(u32){0}) += 1 (atomically), then drop it.
+  program.push_back(Instruction(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0));
+  program.push_back(Instruction(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0));
+  program.push_back(Instruction(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4));
+  LoadMapFd(&program, BPF_REG_1, mapFd);
+  program.push_back(Call(BPF_FUNC_map_lookup_elem));
+  program.push_back(Instruction(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0));
+  program.push_back(MoveImmediate(BPF_REG_1, 1));
+  program.push_back(Instruction(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD));
+  program.push_back(MoveImmediate(BPF_REG_0, XDP_DROP));
+  program.push_back(Exit());
+  const size_t pass = program.size();
+  program.push_back(MoveImmediate(BPF_REG_0, XDP_PASS));
+  program.push_back(Exit());
+  for (size_t at : toPass) program[at].off = static_cast<int16_t>(pass - at - 1);
+  return LoadXdpProgram("nicring_count", program, verifierLog);
+}
+
+int ReadCounter(int mapFd, uint64_t* value) {
+  uint32_t key = 0;
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<uint32_t>(mapFd);
+  attr.key = Pointer(&key);
+  attr.value = Pointer(value);
+  int rc = Bpf(BPF_MAP_LOOKUP_ELEM, &attr);
+  return rc < 0 ? rc : 0;
 }
 
 int AttachXdpLink(int progFd, int ifindex, XdpAttachMode mode) {

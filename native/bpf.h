@@ -1,5 +1,5 @@
 // Raw bpf(2) calls for the AF_XDP backend: an XSKMAP, a redirect program
-// assembled by hand, a bpf_link attach, map updates, and a live-frames test
+// assembled by hand, a reply counter for the load generator, a bpf_link attach, map updates, and a live-frames test
 // run. No libbpf: only the kernel UAPI headers. Every function returns a file
 // descriptor or 0 on success, -errno on failure.
 #pragma once
@@ -21,6 +21,17 @@ int LoadRedirectProgram(int mapFd, std::string* verifierLog);
 
 // BPF_PROG_LOAD of `return XDP_TX`, for live-frames test runs.
 int LoadTransmitProgram(std::string* verifierLog);
+
+// BPF_MAP_CREATE of a one-slot array holding a u64 counter.
+int CreateCounterMap();
+
+// BPF_PROG_LOAD of a program that counts and drops the IPv4 UDP frames (no
+// IP options) from `address`:`port` in slot 0 of `mapFd`, and passes the
+// rest to the kernel. Address and port are in network byte order.
+int LoadCounterProgram(int mapFd, uint32_t address, uint16_t port, std::string* verifierLog);
+
+// BPF_MAP_LOOKUP_ELEM of the u64 in slot 0 of a counter map.
+int ReadCounter(int mapFd, uint64_t* value);
 
 // BPF_LINK_CREATE (BPF_XDP) of `progFd` on `ifindex`. The program detaches
 // when the last descriptor of the returned link closes (also on a crash).

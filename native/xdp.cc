@@ -13,6 +13,7 @@
 
 #include "bpf.h"
 #include "errors.h"
+#include "options.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44
@@ -235,28 +236,6 @@ bool OpenSocket(const XdpOpenOptions& options, XdpPortResources* resources, Sysc
   return PublishSocket(resources->interface, options.queue, fd, failure);
 }
 
-bool ReadU32(Napi::Object object, const char* name, uint32_t* value) {
-  Napi::Value field = object.Get(name);
-  if (!field.IsNumber()) {
-    Napi::TypeError::New(object.Env(), std::string("options.") + name + " must be a number")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *value = field.As<Napi::Number>().Uint32Value();
-  return true;
-}
-
-bool ReadString(Napi::Object object, const char* name, std::string* value) {
-  Napi::Value field = object.Get(name);
-  if (!field.IsString()) {
-    Napi::TypeError::New(object.Env(), std::string("options.") + name + " must be a string")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *value = field.As<Napi::String>().Utf8Value();
-  return true;
-}
-
 bool ReadOpenOptions(const Napi::CallbackInfo& info, XdpOpenOptions* options) {
   if (info.Length() < 1 || !info[0].IsObject()) {
     Napi::TypeError::New(info.Env(), "xdpOpen: options must be an object").ThrowAsJavaScriptException();
@@ -279,12 +258,6 @@ bool ReadOpenOptions(const Napi::CallbackInfo& info, XdpOpenOptions* options) {
 }
 
 // if_nametoindex, or 0 with a JS error thrown.
-int InterfaceIndex(Napi::Env env, const std::string& ifname) {
-  unsigned int ifindex = ifname.size() < IFNAMSIZ ? if_nametoindex(ifname.c_str()) : 0;
-  if (ifindex == 0) ThrowErrno(env, ifname.size() < IFNAMSIZ ? errno : ENODEV, "if_nametoindex", ifname);
-  return static_cast<int>(ifindex);
-}
-
 Napi::Value XdpOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* environment = static_cast<XdpEnvironment*>(info.Data());

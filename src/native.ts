@@ -103,6 +103,27 @@ export interface XdpTestRunLiveOptions {
   batchSize?: number;
 }
 
+export interface XdpCounterOptions {
+  ifname: string;
+  /** The replies' source address, dotted IPv4. */
+  address: string;
+  /** The replies' source port. */
+  port: number;
+  mode: 'native' | 'generic';
+}
+
+/**
+ * An XDP program attached to an interface (bpf_link) that counts and drops
+ * IPv4 UDP frames without IP options from one address and port, and passes
+ * every other frame to the kernel.
+ */
+export interface XdpCounter {
+  /** Frames counted so far (one map lookup). */
+  value(): number;
+  /** Detach the program; value() then throws EBADF. */
+  close(): void;
+}
+
 export interface NetmapPortOptions {
   /** nr_name, without any "netmap:" prefix. */
   name: string;
@@ -153,6 +174,8 @@ export interface NativeAddon {
    * (Linux 5.18+). `durationNs` is the wall-clock time of the run.
    */
   xdpTestRunLive(options: XdpTestRunLiveOptions): { count: number; durationNs: number };
+  /** Attach a reply counter; throws as xdpOpen does when the interface already has a program. */
+  xdpCounterAttach(options: XdpCounterOptions): XdpCounter;
   netmapOpen(options: NetmapPortOptions): NetmapPort;
   /** sizeof/offsetof of the netmap ABI structs and the ioctl numbers, as compiled. */
   netmapLayout(): NetmapLayout;

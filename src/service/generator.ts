@@ -67,6 +67,11 @@ export interface LatencySummary {
   histogram: { leUs: number | '+inf'; count: number }[];
 }
 
+/** No latency measured (the live-frames engine repeats one frame). */
+export function emptyLatency(): LatencySummary {
+  return { samples: 0, minUs: 0, p50Us: 0, p90Us: 0, p99Us: 0, maxUs: 0, histogram: [] };
+}
+
 export interface GeneratorReport {
   sent: number;
   received: number;

@@ -327,33 +327,37 @@ describe('nicring respond and nicring gen in the lab', function () {
   });
 
   describe('nicring gen', function () {
-    it('against a Node dgram echo server: received equals the datagrams the server answered, lost is sent minus those', async () => {
-      const l = lab();
-      const port = 9400;
-      // The kernel on nicring's side holds the address for this test only: the dgram server binds to it.
-      execIn(l.nicring.netns, ['ip', 'addr', 'add', l.nicring.address, 'dev', l.nicring.ifname]);
-      let server: ReturnType<typeof runToEnd> | null = null;
-      let gen: ReturnType<typeof runToEnd> | null = null;
-      try {
-        server = runToEnd(l.nicring.netns, [process.execPath, DGRAM_ECHO, '--address', l.nicring.ip, '--port', String(port)]);
-        await server.agent.ready;
-        gen = runToEnd(l.peer.netns, [process.execPath, '--import', 'tsx', CLI, 'gen', '--iface', l.peer.ifname, '--address', l.peer.address,
-          '--target', `${l.nicring.ip}:${port}`, '--rate', '20000', '--count', '40000', '--linger-ms', '1000', '--json']);
-        const generated = await gen.result;
-        server.agent.stop('SIGTERM');
-        const answered = await server.result;
-        assert.equal(generated.event, 'final', JSON.stringify(generated));
-        assert.equal(generated.sent, 40000);
-        assert.equal(answered.sendErrors, 0, JSON.stringify(answered));
-        assert.ok((answered.sent as number) > 0, JSON.stringify(answered));
-        assert.equal(generated.received, answered.sent, `gen ${JSON.stringify(generated)}, server ${JSON.stringify(answered)}`);
-        assert.equal(generated.lost, (generated.sent as number) - (answered.sent as number));
-        assert.equal(generated.unexpected, 0);
-      } finally {
-        gen?.agent.stop('SIGKILL');
-        server?.agent.stop('SIGKILL');
-        execIn(l.nicring.netns, ['ip', 'addr', 'del', l.nicring.address, 'dev', l.nicring.ifname]);
-      }
-    });
+    for (const engine of ['xdp', 'live']) {
+      it(`${engine} engine against a Node dgram echo server: received equals the datagrams the server answered, lost is sent minus those`, async () => {
+        const l = lab();
+        const port = engine === 'xdp' ? 9400 : 9401;
+        // The kernel on nicring's side holds the address for this test only: the dgram server binds to it.
+        execIn(l.nicring.netns, ['ip', 'addr', 'add', l.nicring.address, 'dev', l.nicring.ifname]);
+        let server: ReturnType<typeof runToEnd> | null = null;
+        let gen: ReturnType<typeof runToEnd> | null = null;
+        try {
+          server = runToEnd(l.nicring.netns, [process.execPath, DGRAM_ECHO, '--address', l.nicring.ip, '--port', String(port)]);
+          await server.agent.ready;
+          gen = runToEnd(l.peer.netns, [process.execPath, '--import', 'tsx', CLI, 'gen', '--iface', l.peer.ifname, '--address', l.peer.address,
+            '--target', `${l.nicring.ip}:${port}`, '--engine', engine, '--rate', '20000', '--count', '40000', '--linger-ms', '1000', '--json']);
+          const generated = await gen.result;
+          server.agent.stop('SIGTERM');
+          const answered = await server.result;
+          assert.equal(generated.event, 'final', JSON.stringify(generated));
+          assert.equal(generated.sent, 40000);
+          assert.equal(answered.sendErrors, 0, JSON.stringify(answered));
+          assert.ok((answered.sent as number) > 0, JSON.stringify(answered));
+          assert.equal(generated.received, answered.sent, `gen ${JSON.stringify(generated)}, server ${JSON.stringify(answered)}`);
+          assert.equal(generated.lost, (generated.sent as number) - (answered.sent as number));
+          assert.equal(generated.unexpected, 0);
+          // The live engine's reply counter is detached when gen ends.
+          assert.equal(xdpAttached(l.peer.netns, l.peer.ifname), false);
+        } finally {
+          gen?.agent.stop('SIGKILL');
+          server?.agent.stop('SIGKILL');
+          execIn(l.nicring.netns, ['ip', 'addr', 'del', l.nicring.address, 'dev', l.nicring.ifname]);
+        }
+      });
+    }
   });
 });

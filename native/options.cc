@@ -1,0 +1,39 @@
+#include "options.h"
+
+#include <net/if.h>
+
+#include <cerrno>
+
+#include "errors.h"
+
+namespace nicring {
+
+bool ReadU32(Napi::Object object, const char* name, uint32_t* value) {
+  Napi::Value field = object.Get(name);
+  if (!field.IsNumber()) {
+    Napi::TypeError::New(object.Env(), std::string("options.") + name + " must be a number")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *value = field.As<Napi::Number>().Uint32Value();
+  return true;
+}
+
+bool ReadString(Napi::Object object, const char* name, std::string* value) {
+  Napi::Value field = object.Get(name);
+  if (!field.IsString()) {
+    Napi::TypeError::New(object.Env(), std::string("options.") + name + " must be a string")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *value = field.As<Napi::String>().Utf8Value();
+  return true;
+}
+
+int InterfaceIndex(Napi::Env env, const std::string& ifname) {
+  unsigned int ifindex = ifname.size() < IFNAMSIZ ? if_nametoindex(ifname.c_str()) : 0;
+  if (ifindex == 0) ThrowErrno(env, ifname.size() < IFNAMSIZ ? errno : ENODEV, "if_nametoindex", ifname);
+  return static_cast<int>(ifindex);
+}
+
+}  // namespace nicring
