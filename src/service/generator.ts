@@ -90,7 +90,7 @@ export interface GeneratorReport {
 const HISTOGRAM_BOUNDS_US = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 1000000];
 const SAMPLE_CAPACITY = 1 << 16;
 
-/** A reply counter and latency sampler shared by every engine. */
+/** Counts the replies to the AF_XDP engine's requests (each sequence number once) and samples their latency. */
 export class ReplyMeter {
   received = 0;
   unexpected = 0;
@@ -102,7 +102,7 @@ export class ReplyMeter {
   private readonly histogram = new Float64Array(HISTOGRAM_BOUNDS_US.length + 1);
   private observed = 0;
 
-  constructor(private readonly destinationAddress: number, private readonly destinationPort: number, maxSequence: number, private readonly timed: boolean) {
+  constructor(private readonly destinationAddress: number, private readonly destinationPort: number, maxSequence: number) {
     this.seen = new Uint8Array(Math.max(1, Math.min(maxSequence, 1 << 28)));
     this.sampleEvery = Math.max(1, Math.floor(maxSequence / SAMPLE_CAPACITY));
   }
@@ -116,18 +116,13 @@ export class ReplyMeter {
     if (view.getUint16(offset + UDP_AT + udpField.SOURCE_PORT) !== this.destinationPort) return false;
     if (view.getUint32(offset + PAYLOAD_AT) !== GENERATOR_MAGIC) return false;
     const sequence = view.getUint32(offset + SEQUENCE_AT);
-    if (sequence < this.seen.length) {
-      if (this.seen[sequence] !== 0 && this.timed) {
-        this.unexpected++;
-        return true;
-      }
-      this.seen[sequence] = 1;
-    } else if (this.timed) {
+    if (sequence >= this.seen.length || this.seen[sequence] !== 0) {
       this.unexpected++;
       return true;
     }
+    this.seen[sequence] = 1;
     this.received++;
-    if (this.timed) this.record((nowUs - view.getUint32(offset + TIMESTAMP_AT)) & MICROS_MASK);
+    this.record((nowUs - view.getUint32(offset + TIMESTAMP_AT)) & MICROS_MASK);
     return true;
   }
 
@@ -251,7 +246,7 @@ export class UdpGenerator {
     this.frameLength = emitRequestTemplate(this.view, template, options);
     this.templateIpChecksum = this.view.getUint16(template + IP_AT + ipv4Field.CHECKSUM);
     this.templateUdpChecksum = this.view.getUint16(template + UDP_AT + udpField.CHECKSUM);
-    this.meter = new ReplyMeter(options.destinationAddress, options.destinationPort, options.count, true);
+    this.meter = new ReplyMeter(options.destinationAddress, options.destinationPort, options.count);
   }
 
   /** Count a received frame if it is a reply, received at `nowUs` (see microsFromMs); returns whether it was. */
