@@ -85,6 +85,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
                            InstanceMethod<&NetmapPort::RxSync>("rxSync"),
                            InstanceMethod<&NetmapPort::Watch>("watch"),
                            InstanceMethod<&NetmapPort::Unwatch>("unwatch"),
+                           InstanceMethod<&NetmapPort::Defer>("defer"),
                            InstanceMethod<&NetmapPort::Close>("close"),
                        });
   }
@@ -181,6 +182,21 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
     return info.Env().Undefined();
   }
 
+  Napi::Value Defer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) {
+      ThrowErrno(env, EBADF, "uv_idle_start", name_, "The port is closed.");
+      return env.Undefined();
+    }
+    if (info.Length() < 1 || !info[0].IsFunction()) {
+      Napi::TypeError::New(env, "defer: callback must be a function").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int rc = deferral_.Schedule(env, info[0].As<Napi::Function>());
+    if (rc != 0) ThrowErrno(env, rc, "uv_idle_start", name_);
+    return env.Undefined();
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown(true);
     return info.Env().Undefined();
@@ -202,6 +218,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
       watch_.Stop();  // finalizing: no references left to drop
     }
     watch_.Close();  // before the fd closes
+    deferral_.Close();
     if (mapping_ != nullptr) {
       if (revoke) mapping_->Revoke();
       mapping_->Release();
@@ -218,6 +235,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
   SharedMapping* mapping_ = nullptr;
   NetmapEnvironment* environment_ = nullptr;
   FdWatch watch_;
+  Deferral deferral_;
 };
 
 void CleanupEnvironment(void* data) {

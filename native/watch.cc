@@ -49,17 +49,15 @@ void FdWatch::Close() {
 
 void FdWatch::OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
 
-void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
-  (void)status;
-  (void)events;
-  auto* self = static_cast<FdWatch*>(handle->data);
-  if (self == nullptr || !self->active_ || self->callback_.IsEmpty()) return;
-  Napi::Env env(self->env_);
+namespace {
+
+// Calls `callback` as an event-loop callback: microtasks run afterwards, and a
+// throw becomes an uncaught exception.
+void CallFromLoop(napi_env env, const Napi::FunctionReference& callback) {
   Napi::HandleScope scope(env);
-  // MakeCallback runs microtasks afterwards; a throw becomes an uncaught exception.
   napi_value global;
   napi_get_global(env, &global);
-  napi_value fn = self->callback_.Value();
+  napi_value fn = callback.Value();
   napi_value result;
   napi_status s = napi_make_callback(env, nullptr, global, fn, 0, nullptr, &result);
   if (s == napi_pending_exception) {
@@ -68,5 +66,53 @@ void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
     napi_fatal_exception(env, error);
   }
 }
+
+}  // namespace
+
+void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
+  (void)status;
+  (void)events;
+  auto* self = static_cast<FdWatch*>(handle->data);
+  if (self == nullptr || !self->active_ || self->callback_.IsEmpty()) return;
+  CallFromLoop(self->env_, self->callback_);
+}
+
+Deferral::~Deferral() { Close(); }
+
+int Deferral::Schedule(Napi::Env env, Napi::Function callback) {
+  if (handle_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
+    auto* handle = new uv_idle_t;
+    int rc = uv_idle_init(loop, handle);
+    if (rc != 0) {
+      delete handle;
+      return rc;
+    }
+    handle->data = this;
+    handle_ = handle;
+  }
+  if (callback_.IsEmpty() || !callback_.Value().StrictEquals(callback)) callback_ = Napi::Persistent(callback);
+  env_ = env;
+  return uv_idle_start(handle_, OnIdle);
+}
+
+void Deferral::Close() {
+  if (handle_ == nullptr) return;
+  uv_idle_stop(handle_);
+  handle_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_), OnClose);
+  handle_ = nullptr;
+  callback_.Reset();
+}
+
+void Deferral::OnIdle(uv_idle_t* handle) {
+  uv_idle_stop(handle);
+  auto* self = static_cast<Deferral*>(handle->data);
+  if (self == nullptr || self->callback_.IsEmpty()) return;
+  CallFromLoop(self->env_, self->callback_);
+}
+
+void Deferral::OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_idle_t*>(handle); }
 
 }  // namespace nicring

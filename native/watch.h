@@ -35,4 +35,30 @@ class FdWatch {
   Napi::FunctionReference callback_;
 };
 
+// One callback on the next turn of Node's loop, as setImmediate, but through
+// a libuv idle handle kept for reuse: scheduling it allocates nothing on the
+// JS heap. The event loop yields with it while frames are still waiting, so
+// that the fd need not stay in epoll (where every transmit completion would
+// wake it).
+class Deferral {
+ public:
+  Deferral() = default;
+  ~Deferral();
+  Deferral(const Deferral&) = delete;
+  Deferral& operator=(const Deferral&) = delete;
+
+  // Run `callback` once on the next turn of the loop; returns 0 or a negative libuv error.
+  int Schedule(Napi::Env env, Napi::Function callback);
+  // Cancel a pending callback and release the handle. Safe to call more than once.
+  void Close();
+
+ private:
+  static void OnIdle(uv_idle_t* handle);
+  static void OnClose(uv_handle_t* handle);
+
+  uv_idle_t* handle_ = nullptr;
+  napi_env env_ = nullptr;
+  Napi::FunctionReference callback_;
+};
+
 }  // namespace nicring

@@ -381,6 +381,7 @@ Napi::Function XdpPort::Class(Napi::Env env) {
                          InstanceMethod<&XdpPort::Statistics>("statistics"),
                          InstanceMethod<&XdpPort::Watch>("watch"),
                          InstanceMethod<&XdpPort::Unwatch>("unwatch"),
+                         InstanceMethod<&XdpPort::Defer>("defer"),
                          InstanceMethod<&XdpPort::Close>("close"),
                      });
 }
@@ -439,6 +440,7 @@ void XdpPort::Shutdown(bool revokeBuffers) {
   if (closed_) return;
   closed_ = true;
   watch_.Close();
+  deferral_.Close();
   if (revokeBuffers) {
     for (SharedMapping* mapping : {resources_.umem, resources_.rx.mapping, resources_.tx.mapping,
                                    resources_.fill.mapping, resources_.completion.mapping}) {
@@ -515,6 +517,18 @@ Napi::Value XdpPort::Watch(const Napi::CallbackInfo& info) {
 Napi::Value XdpPort::Unwatch(const Napi::CallbackInfo& info) {
   watch_.Stop();
   return info.Env().Undefined();
+}
+
+Napi::Value XdpPort::Defer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env, "uv_idle_start")) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(env, "defer: callback must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int rc = deferral_.Schedule(env, info[0].As<Napi::Function>());
+  if (rc != 0) ThrowErrno(env, rc, "uv_idle_start", resources_.ifname);
+  return env.Undefined();
 }
 
 Napi::Value XdpPort::Close(const Napi::CallbackInfo& info) {

@@ -60,6 +60,7 @@ class XdpPort : public Napi::ObjectWrap<XdpPort> {
   Napi::Value Statistics(const Napi::CallbackInfo& info);
   Napi::Value Watch(const Napi::CallbackInfo& info);
   Napi::Value Unwatch(const Napi::CallbackInfo& info);
+  Napi::Value Defer(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   bool ThrowIfClosed(Napi::Env env, const char* syscall);
@@ -73,6 +74,7 @@ class XdpPort : public Napi::ObjectWrap<XdpPort> {
   XdpEnvironment* environment_ = nullptr;
   bool closed_ = true;
   FdWatch watch_;
+  Deferral deferral_;
 };
 
 // Adds xdpOpen and xdpTestRunLive to the addon's exports.

@@ -79,6 +79,11 @@ export interface Device {
   /** Call `callback` whenever the device may have frames to receive. */
   watch(callback: () => void): void;
   unwatch(): void;
+  /**
+   * Run `callback` once on the next turn of Node's loop without allocating
+   * (optional: the loop falls back to setImmediate).
+   */
+  defer?(callback: () => void): void;
 
   stats(): DeviceStats;
   /** The link's state now (optional: a device without it is taken as always up). */

@@ -336,6 +336,11 @@ export class NetmapDevice implements Device {
     this.port.unwatch();
   }
 
+  defer(callback: () => void): void {
+    this.nativeCalls++;
+    this.port.defer(callback);
+  }
+
   stats(): DeviceStats {
     const out: DeviceStats = { ...this.counters, kernel: {} };
     if (!this.isClosed) out.txInFlight = this.inFlight() + this.queued();

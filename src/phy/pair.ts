@@ -59,7 +59,10 @@ export class PairDevice implements Device {
   private readonly counters: DeviceStats;
   private readonly wake = (): void => {
     this.wakeScheduled = false;
-    if (this.watcher !== null && this.rxCount > 0) this.watcher();
+    if (this.watcher === null || this.rxCount === 0) return;
+    this.watcher();
+    // Level-triggered, as the kernel's poll: frames left over wake it again.
+    if (this.watcher !== null && this.rxCount > 0) this.scheduleWake();
   };
 
   constructor(name: string, macAddress: string, frameSize: number, frameCount: number, rxQueueSize: number, poison: boolean) {

@@ -175,6 +175,11 @@ export class XdpDevice implements Device {
     this.port.unwatch();
   }
 
+  defer(callback: () => void): void {
+    this.nativeCalls++;
+    this.port.defer(callback);
+  }
+
   stats(): DeviceStats {
     const out: DeviceStats = { ...this.counters, txInFlight: this.txOutstanding + this.txQueued, kernel: {} };
     if (!this.isClosed) {

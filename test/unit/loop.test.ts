@@ -65,6 +65,27 @@ describe('event loop', () => {
     loop.stop();
   });
 
+  it("yields through the device's own deferral when it has one", async () => {
+    const [a, b] = createPair({ frameCount: 1024, rxQueueSize: 512 });
+    let deferrals = 0;
+    const device = Object.assign(b, {
+      defer(callback: () => void): void {
+        deferrals++;
+        setImmediate(callback);
+      },
+    });
+    let frames = 0;
+    const loop = new Loop(device, () => { frames++; }, { batchSize: 8, batchesPerTurn: 4 });
+    loop.start();
+    for (let i = 0; i < 100; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    await sleep(30);
+    assert.equal(frames, 100);
+    assert.equal(deferrals, loop.counters.yields);
+    assert.ok(deferrals >= 3, `${deferrals} deferrals`);
+    loop.stop();
+  });
+
   it('does no work while idle', async () => {
     const [, b] = createPair();
     const loop = new Loop(b, () => undefined);

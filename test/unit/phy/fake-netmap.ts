@@ -265,6 +265,10 @@ export class FakeNetmap implements NetmapPort {
     this.watcher = null;
   }
 
+  defer(callback: () => void): void {
+    setImmediate(callback);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

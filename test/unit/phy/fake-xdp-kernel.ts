@@ -78,7 +78,7 @@ export class FakeXdpKernel {
   readonly frameCount: number;
   readonly sent: SentFrame[] = [];
   stats = { fillEmpty: 0, rxFull: 0 };
-  calls = { kick: 0, wakeup: 0, statistics: 0, watch: 0, unwatch: 0, close: 0 };
+  calls = { kick: 0, wakeup: 0, statistics: 0, watch: 0, unwatch: 0, defer: 0, close: 0 };
   closed = false;
   /** When false, TX stays with the kernel (completions withheld). */
   completeTx = true;
@@ -111,6 +111,7 @@ export class FakeXdpKernel {
       },
       watch(): void { kernel.calls.watch++; },
       unwatch(): void { kernel.calls.unwatch++; },
+      defer(callback: () => void): void { kernel.calls.defer++; setImmediate(callback); },
       close(): void {
         kernel.calls.close++;
         kernel.closed = true;

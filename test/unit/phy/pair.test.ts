@@ -79,6 +79,17 @@ describe('in-memory device pair', () => {
     assert.equal(wakes, 1);
   });
 
+  it('wakes a watcher again while frames are left, as a level-triggered poll does', async () => {
+    const [a, b] = createPair();
+    let wakes = 0;
+    b.watch(() => { wakes++; b.receive(1, () => undefined); });
+    for (let i = 0; i < 3; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    for (let i = 0; i < 6; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(wakes, 3);
+    assert.equal(b.rxQueued, 0);
+  });
+
   it('moves 1,000,000 frames with zero GC events on the packet path', async function () {
     this.timeout(120000);
     const [a, b] = createPair({ frameCount: 1024 });
