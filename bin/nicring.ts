@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The nicring command line: lab, sink, demo (and the services as they land).
 
+import './heap-settings';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as path from 'node:path';

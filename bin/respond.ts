@@ -131,16 +131,29 @@ export async function commandRespond(argv: string[]): Promise<number> {
   });
 
   const startMs = performance.now();
-  let last = { ms: startMs, rx: 0, tx: 0, requests: 0, replies: 0 };
+  const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
+  // Once a second: it reads the counters in place and builds only the line it prints, to keep the service's garbage small.
   const snapshot = (event: string): void => {
     const now = performance.now();
     const deviceStats = device.stats();
     const stack = iface.counters() as unknown as Record<string, number>;
-    const counters = responder.snapshot();
+    const counters = responder.counters;
     const seconds = Math.max(1e-3, (now - last.ms) / 1000);
     const drops: Record<string, number> = {};
-    for (const [reason, count] of Object.entries(counters.dropped)) if (count > 0) drops[reason] = count;
-    for (const [name, count] of Object.entries(stack)) if (count > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = count;
+    let dropCount = 0;
+    for (const reason in counters.dropped) {
+      const count = counters.dropped[reason as keyof typeof counters.dropped];
+      if (count > 0) {
+        drops[reason] = count;
+        dropCount++;
+      }
+    }
+    for (const name in stack) {
+      if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) {
+        drops[name] = stack[name];
+        dropCount++;
+      }
+    }
     const fields = {
       event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
       rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
@@ -148,10 +161,18 @@ export async function commandRespond(argv: string[]): Promise<number> {
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
       drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm,
-      kernel: deviceStats.kernel, loop: { ...iface.loop.counters },
+      kernel: deviceStats.kernel, loop: iface.loop.counters,
     };
-    last = { ms: now, rx: deviceStats.rxFrames, tx: deviceStats.txFrames, requests: counters.requests, replies: counters.replies };
-    const dropText = Object.keys(drops).length === 0 ? 'none' : Object.entries(drops).map(([k, v]) => `${k} ${v}`).join(', ');
+    last.ms = now;
+    last.rx = deviceStats.rxFrames;
+    last.tx = deviceStats.txFrames;
+    last.replies = counters.replies;
+    if (json) {
+      live.show('', fields);
+      return;
+    }
+    let dropText = dropCount === 0 ? 'none' : '';
+    for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
     live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
       + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText}`, fields);
   };
