@@ -5,7 +5,7 @@
 // offered load is reported next to every result.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execIn, labDown, labUp, type Lab } from '../src/lab';
@@ -27,6 +27,12 @@ export interface BenchOptions {
   outDir: string;
   responderCpu: number;
   generatorCpu: number;
+  /**
+   * Where the peer receives the replies: 'generator', a NAPI thread on the
+   * generator's CPU (as on a separate host); 'sender', veth's default, in the
+   * softirq of the CPU that sent them, which is the responder's.
+   */
+  peerReceive: 'generator' | 'sender';
   log: (line: string) => void;
 }
 
@@ -148,6 +154,38 @@ const PORT = 9000;
 /** nicring's rings in the benchmark: the deepest open() allows, as a kernel socket buffer is deep (8 MiB here). */
 const NICRING_RING_SIZE = 16384;
 
+/** Kernel threads named `napi/IFNAME-ID`, by PID. */
+function napiThreads(ifname: string): Set<number> {
+  const found = new Set<number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith(`napi/${ifname}-`)) found.add(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Run the peer's receive work (the generator's replies) in a NAPI thread on
+ * the generator's CPU. A veth otherwise receives in the softirq of the CPU
+ * that sent, which would charge the generator's receive work to the
+ * responder under test; between two hosts it runs on the peer host.
+ */
+function pinPeerReceive(lab: Lab, cpu: number): number[] {
+  const before = napiThreads(lab.peer.ifname);
+  execIn(lab.peer.netns, ['sh', '-c', `echo 1 > /sys/class/net/${lab.peer.ifname}/threaded`]);
+  const created = [...napiThreads(lab.peer.ifname)].filter((pid) => !before.has(pid));
+  if (created.length === 0) throw new Error(`no NAPI thread appeared for ${lab.peer.ifname} after enabling threaded NAPI`);
+  for (const pid of created) {
+    const result = spawnSync('taskset', ['-pc', String(cpu), String(pid)], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`taskset ${pid}: ${result.stderr}`);
+  }
+  return created;
+}
+
 /** One responder run under one load; the lab is already up. */
 async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: number, round: number, options: BenchOptions, mmsg: string): Promise<RunResult> {
   const nicring = nicringCommand();
@@ -259,6 +297,7 @@ export function formatTable(summary: ConfigSummary[], responders: ResponderKind[
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const mmsg = buildMmsgBaseline();
   const lab = labUp({ name: 'bench' });
+  if (options.peerReceive === 'generator') pinPeerReceive(lab, options.generatorCpu);
   const runs: RunResult[] = [];
   const startedAt = new Date().toISOString();
   const plan: { size: number; batch: number; round: number; kind: ResponderKind }[] = [];
