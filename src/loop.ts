@@ -131,6 +131,10 @@ export class TimerQueue {
  * costs a little garbage, so turns are long.
  */
 const TURN_FRAMES = 4096;
+/** Empty polls a busy turn makes before it waits for the fd again (each reads the ring's producer index, some tens of ns). */
+const SPIN_IDLE_POLLS = 4096;
+/** A turn counts as busy from this many frames on (in batches: at least two full ones). */
+const SPIN_AFTER_BATCHES = 2;
 /** Busy-poll turns may run this many times the normal batch budget. */
 const BUSY_POLL_TURN_FACTOR = 8;
 /** Busy-poll turns end after this many empty polls in a row. */
@@ -143,6 +147,11 @@ export interface LoopOptions {
   batchesPerTurn?: number;
   /** Poll every turn of Node's loop instead of waiting for the fd (benchmarks). */
   busyPoll?: boolean;
+  /**
+   * After a turn with at least two batches' worth of frames, poll the drained
+   * ring a little longer (a few µs) before waiting for the fd (default true).
+   */
+  spin?: boolean;
   /** The clock (default: performance.now). */
   clock?: Clock;
 }
@@ -171,6 +180,7 @@ export class Loop {
   private readonly batchSize: number;
   private readonly batchesPerTurn: number;
   private readonly busyPoll: boolean;
+  private readonly spinAfterFrames: number;
   private running = false;
   private watching = false;
   private turnScheduled = false;
@@ -210,6 +220,7 @@ export class Loop {
     // A turn takes about TURN_FRAMES frames whatever the batch size: small batches must not mean many turns.
     this.batchesPerTurn = options.batchesPerTurn ?? Math.max(1, Math.ceil(TURN_FRAMES / this.batchSize));
     this.busyPoll = options.busyPoll === true;
+    this.spinAfterFrames = options.spin === false ? Infinity : Math.max(SPIN_AFTER_BATCHES * this.batchSize, 64);
     this.clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     if (!Number.isInteger(this.batchesPerTurn) || this.batchesPerTurn < 1) throw new RangeError(`batchesPerTurn must be a positive integer, got ${options.batchesPerTurn}`);
@@ -307,13 +318,29 @@ export class Loop {
       }
       received = idlePolls === 0 ? this.batchSize : 0;
     } else {
-      do {
+      let turnFrames = 0;
+      let idlePolls = 0;
+      for (;;) {
         received = device.receive(this.batchSize, this.onFrame);
-        batches++;
         counters.frames += received;
+        turnFrames += received;
         if (device.closed) return;
-        if (received > 0) device.flush();
-      } while (received === this.batchSize && batches < this.batchesPerTurn && this.running);
+        if (received > 0) {
+          batches++;
+          idlePolls = 0;
+          device.flush();
+        }
+        if (received === this.batchSize) {
+          if (batches < this.batchesPerTurn && this.running) continue;
+          break;
+        }
+        // The ring is drained. After a busy turn the next frames are
+        // microseconds away: look a while longer rather than return to
+        // epoll, since every wakeup is a call into JS (and its garbage).
+        if (turnFrames < this.spinAfterFrames || idlePolls >= SPIN_IDLE_POLLS || !this.running) break;
+        idlePolls++;
+        if (device.txPending()) device.flush();
+      }
     }
     counters.batches += batches;
     this.runTimers();

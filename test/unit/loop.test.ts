@@ -86,6 +86,35 @@ describe('event loop', () => {
     loop.stop();
   });
 
+  it('polls a drained ring a while longer after a busy turn, and not after a quiet one', async () => {
+    const [a, b] = createPair({ frameCount: 1024, rxQueueSize: 512 });
+    let receives = 0;
+    const receive = b.receive.bind(b);
+    const device = Object.assign(b, {
+      receive(budget: number, onFrame: Parameters<typeof receive>[1]): number {
+        receives++;
+        return receive(budget, onFrame);
+      },
+    });
+    let frames = 0;
+    const loop = new Loop(device, () => { frames++; }, { batchSize: 8 });
+    loop.start();
+    a.transmit(a.allocTx(), 60);
+    a.flush();
+    await sleep(10);
+    assert.equal(frames, 1);
+    assert.ok(receives <= 2, `${receives} receive calls for one frame`);
+    receives = 0;
+    for (let i = 0; i < 64; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    await sleep(10);
+    assert.equal(frames, 65);
+    // 8 full batches, then the spin's empty polls, then back to the fd.
+    assert.ok(receives > 8 + 100, `${receives} receive calls`);
+    assert.ok(receives < 8 + 5000, `${receives} receive calls`);
+    loop.stop();
+  });
+
   it('does no work while idle', async () => {
     const [, b] = createPair();
     const loop = new Loop(b, () => undefined);
