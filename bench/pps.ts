@@ -97,8 +97,13 @@ interface Running {
   exited: Promise<number>;
 }
 
+/** Processes the benchmark started and that still run (an interrupted run ends them). */
+const running = new Set<ChildProcess>();
+
 function startIn(netns: string, cpu: number, command: string[]): Running {
   const child = spawn('ip', ['netns', 'exec', netns, 'taskset', '-c', String(cpu), ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const lines: string[] = [];
   let buffered = '';
   let stderr = '';
@@ -309,6 +314,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       }
     }
   }
+  // Ctrl-C or SIGTERM: end what the benchmark started and take the lab down before exiting.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    for (const child of running) child.kill('SIGKILL');
+    labDown(lab.name);
+    options.log(`interrupted (${signal}): lab ${lab.name} taken down`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     for (let i = 0; i < plan.length; i++) {
       const { size, batch, round, kind } = plan[i];
@@ -319,6 +333,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         + `${result.checks.length ? `  CHECK: ${result.checks.join('; ')}` : ''}`);
     }
   } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
     labDown(lab.name);
   }
   // dgram was measured once per size; compare against it at every batch size of that size.
