@@ -13,7 +13,7 @@ export const BENCH_OPTIONS: OptionSpecs = {
   batches: { kind: 'string', help: 'receive batch sizes (nicring and the C server)', default: '1,8,32,64,256', meta: 'N[,N...]' },
   responders: { kind: 'string', help: `which responders (${RESPONDER_KINDS.join(',')})`, default: RESPONDER_KINDS.join(','), meta: 'LIST' },
   engine: { kind: 'string', help: 'load engine', default: 'live', choices: ['live', 'xdp'] },
-  'peer-receive': { kind: 'string', help: "where the generator's side receives the replies: sender (veth's default: in the responder's CPU, so every responder pays for it) or generator (a NAPI thread on the generator's CPU, as on another host; the generator then limits the fastest responders)", default: 'sender', choices: ['generator', 'sender'] },
+  'peer-receive': { kind: 'string', help: "where the generator's side receives the replies: generator (a NAPI thread on the generator's CPU, as on another host, so the responder's CPU does only the responder's work; the generator may then limit the fastest responders) or sender (veth's default: the softirq of the responder's CPU, so every responder also pays for the generator's receive)", default: 'generator', choices: ['generator', 'sender'] },
   rate: { kind: 'integer', help: 'offered requests per second (0: flood)', default: 0, min: 0, max: 100000000, meta: 'PPS' },
   quick: { kind: 'boolean', help: 'one payload size (64) and one batch size (64)' },
   out: { kind: 'string', help: 'where bench.json and bench.svg go', default: 'bench/out', meta: 'DIR' },
