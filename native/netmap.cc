@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "options.h"
 #include "mapping.h"
 #include "netmap-abi.h"
 #include "watch.h"
@@ -161,12 +162,10 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
       ThrowErrno(env, EBADF, "uv_poll_start", name_, "The port is closed.");
       return env.Undefined();
     }
-    if (info.Length() < 1 || !info[0].IsFunction()) {
-      Napi::TypeError::New(env, "watch: callback must be a function").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    Napi::Function callback;
+    if (!ReadCallback(info, "watch", &callback)) return env.Undefined();
     const bool wasWatching = watch_.active();
-    int rc = watch_.Start(env, fd_, info[0].As<Napi::Function>());
+    int rc = watch_.Start(env, fd_, callback);
     if (rc != 0) {
       if (wasWatching) Unref();
       ThrowErrno(env, rc, "uv_poll_start", name_);
@@ -188,11 +187,9 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
       ThrowErrno(env, EBADF, "uv_idle_start", name_, "The port is closed.");
       return env.Undefined();
     }
-    if (info.Length() < 1 || !info[0].IsFunction()) {
-      Napi::TypeError::New(env, "defer: callback must be a function").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    int rc = deferral_.Schedule(env, info[0].As<Napi::Function>());
+    Napi::Function callback;
+    if (!ReadCallback(info, "defer", &callback)) return env.Undefined();
+    int rc = deferral_.Schedule(env, callback);
     if (rc != 0) ThrowErrno(env, rc, "uv_idle_start", name_);
     return env.Undefined();
   }

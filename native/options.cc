@@ -30,6 +30,15 @@ bool ReadString(Napi::Object object, const char* name, std::string* value) {
   return true;
 }
 
+bool ReadCallback(const Napi::CallbackInfo& info, const char* method, Napi::Function* callback) {
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(info.Env(), std::string(method) + ": callback must be a function").ThrowAsJavaScriptException();
+    return false;
+  }
+  *callback = info[0].As<Napi::Function>();
+  return true;
+}
+
 int InterfaceIndex(Napi::Env env, const std::string& ifname) {
   unsigned int ifindex = ifname.size() < IFNAMSIZ ? if_nametoindex(ifname.c_str()) : 0;
   if (ifindex == 0) ThrowErrno(env, ifname.size() < IFNAMSIZ ? errno : ENODEV, "if_nametoindex", ifname);

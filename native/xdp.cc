@@ -505,11 +505,9 @@ Napi::Value XdpPort::Statistics(const Napi::CallbackInfo& info) {
 Napi::Value XdpPort::Watch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (ThrowIfClosed(env, "uv_poll_start")) return env.Undefined();
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "watch: callback must be a function").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int rc = watch_.Start(env, resources_.fd, info[0].As<Napi::Function>());
+  Napi::Function callback;
+  if (!ReadCallback(info, "watch", &callback)) return env.Undefined();
+  int rc = watch_.Start(env, resources_.fd, callback);
   if (rc != 0) ThrowErrno(env, rc, "uv_poll_start", resources_.ifname);
   return env.Undefined();
 }
@@ -522,11 +520,9 @@ Napi::Value XdpPort::Unwatch(const Napi::CallbackInfo& info) {
 Napi::Value XdpPort::Defer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (ThrowIfClosed(env, "uv_idle_start")) return env.Undefined();
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "defer: callback must be a function").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int rc = deferral_.Schedule(env, info[0].As<Napi::Function>());
+  Napi::Function callback;
+  if (!ReadCallback(info, "defer", &callback)) return env.Undefined();
+  int rc = deferral_.Schedule(env, callback);
   if (rc != 0) ThrowErrno(env, rc, "uv_idle_start", resources_.ifname);
   return env.Undefined();
 }
