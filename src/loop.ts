@@ -133,8 +133,8 @@ export class TimerQueue {
 const TURN_FRAMES = 4096;
 /** Empty polls a busy turn makes before it waits for the fd again (each reads the ring's producer index, some tens of ns). */
 const SPIN_IDLE_POLLS = 4096;
-/** A turn counts as busy from this many frames on (in batches: at least two full ones). */
-const SPIN_AFTER_BATCHES = 2;
+/** A turn counts as busy from this many frames on, whatever the batch size. */
+const SPIN_AFTER_FRAMES = 64;
 /** Busy-poll turns may run this many times the normal batch budget. */
 const BUSY_POLL_TURN_FACTOR = 8;
 /** Busy-poll turns end after this many empty polls in a row. */
@@ -148,8 +148,8 @@ export interface LoopOptions {
   /** Poll every turn of Node's loop instead of waiting for the fd (benchmarks). */
   busyPoll?: boolean;
   /**
-   * After a turn with at least two batches' worth of frames, poll the drained
-   * ring a little longer (a few µs) before waiting for the fd (default true).
+   * After a turn of 64 frames or more, poll the drained ring a little longer
+   * (tens of µs) before waiting for the fd (default true).
    */
   spin?: boolean;
   /** The clock (default: performance.now). */
@@ -220,7 +220,7 @@ export class Loop {
     // A turn takes about TURN_FRAMES frames whatever the batch size: small batches must not mean many turns.
     this.batchesPerTurn = options.batchesPerTurn ?? Math.max(1, Math.ceil(TURN_FRAMES / this.batchSize));
     this.busyPoll = options.busyPoll === true;
-    this.spinAfterFrames = options.spin === false ? Infinity : Math.max(SPIN_AFTER_BATCHES * this.batchSize, 64);
+    this.spinAfterFrames = options.spin === false ? Infinity : SPIN_AFTER_FRAMES;
     this.clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     if (!Number.isInteger(this.batchesPerTurn) || this.batchesPerTurn < 1) throw new RangeError(`batchesPerTurn must be a positive integer, got ${options.batchesPerTurn}`);
