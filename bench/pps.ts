@@ -223,7 +223,8 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
     if (received > responderReplies) checks.push(`generator counted ${received} replies but the responder sent ${responderReplies}`);
     if (Number(gen.unexpected ?? 0) > 0 && options.engine === 'xdp') checks.push(`${gen.unexpected} unexpected replies`);
     const gcEvents = served.gcEventsAfterWarmup === undefined ? null : Number(served.gcEventsAfterWarmup);
-    if (gcEvents !== null && gcEvents > 0) checks.push(`${gcEvents} GC events in the responder after its first 100,000 requests`);
+    const gcAt = Array.isArray(served.gcAfterWarmupAtRequest) ? ` (at request ${(served.gcAfterWarmupAtRequest as number[]).join(', ')} of ${served.requests})` : '';
+    if (gcEvents !== null && gcEvents > 0) checks.push(`${gcEvents} GC events in the responder after its first 100,000 requests${gcAt}`);
     return {
       responder: kind, size, batch, round,
       offeredPps: Number(gen.offeredPps), replyPps: Number(gen.replyPps), sent, received,

@@ -32,6 +32,8 @@ export const RESPOND_OPTIONS: OptionSpecs = {
 
 /** Requests after which the hot path counts as warmed up (for gcEventsAfterWarmup). */
 const WARMUP_REQUESTS = 100_000;
+/** How many GC events after warm-up the figures place (by request count). */
+const GC_TIMES_KEPT = 10;
 
 /** Stack counters that count traffic, not drops. */
 const TRAFFIC_COUNTERS = new Set([
@@ -108,13 +110,17 @@ export async function commandRespond(argv: string[]): Promise<number> {
   iface.start();
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
-  // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate).
+  // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate),
+  // with the request count each of those came at (the first few): early ones are the JIT still at work.
   let gcEvents = 0;
   let gcEventsWarm = 0;
+  const gcAfterWarmupAtRequest: number[] = [];
   const gcObserver = new PerformanceObserver((list) => {
-    const events = list.getEntries().length;
-    gcEvents += events;
-    if (responder.counters.requests >= WARMUP_REQUESTS) gcEventsWarm += events;
+    const entries = list.getEntries();
+    gcEvents += entries.length;
+    if (responder.counters.requests < WARMUP_REQUESTS) return;
+    gcEventsWarm += entries.length;
+    for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(responder.counters.requests);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const json = options.json as boolean;
@@ -160,7 +166,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       rxPps: Math.round((deviceStats.rxFrames - last.rx) / seconds), txPps: Math.round((deviceStats.txFrames - last.tx) / seconds),
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
-      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm,
+      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
       kernel: deviceStats.kernel, loop: iface.loop.counters,
     };
     last.ms = now;
