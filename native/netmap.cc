@@ -87,6 +87,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
                            InstanceMethod<&NetmapPort::Watch>("watch"),
                            InstanceMethod<&NetmapPort::Unwatch>("unwatch"),
                            InstanceMethod<&NetmapPort::Defer>("defer"),
+                           InstanceMethod<&NetmapPort::Later>("later"),
                            InstanceMethod<&NetmapPort::Close>("close"),
                        });
   }
@@ -183,15 +184,28 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
 
   Napi::Value Defer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (fd_ < 0) {
-      ThrowErrno(env, EBADF, "uv_idle_start", name_, "The port is closed.");
-      return env.Undefined();
-    }
     Napi::Function callback;
-    if (!ReadCallback(info, "defer", &callback)) return env.Undefined();
-    int rc = deferral_.Schedule(env, callback);
-    if (rc != 0) ThrowErrno(env, rc, "uv_idle_start", name_);
+    if (ThrowIfClosed(env) || !ReadCallback(info, "defer", &callback)) return env.Undefined();
+    int rc = deferral_.Schedule(env, callback, 0);
+    if (rc != 0) ThrowErrno(env, rc, "uv_timer_start", name_);
     return env.Undefined();
+  }
+
+  Napi::Value Later(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Function callback;
+    uint32_t delayMs = 0;
+    if (ThrowIfClosed(env) || !ReadCallback(info, "later", &callback) || !ReadDelay(info, "later", &delayMs))
+      return env.Undefined();
+    int rc = later_.Schedule(env, callback, delayMs);
+    if (rc != 0) ThrowErrno(env, rc, "uv_timer_start", name_);
+    return env.Undefined();
+  }
+
+  bool ThrowIfClosed(Napi::Env env) {
+    if (fd_ >= 0) return false;
+    ThrowErrno(env, EBADF, "uv_timer_start", name_, "The port is closed.");
+    return true;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -216,6 +230,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
     }
     watch_.Close();  // before the fd closes
     deferral_.Close();
+    later_.Close();
     if (mapping_ != nullptr) {
       if (revoke) mapping_->Revoke();
       mapping_->Release();
@@ -233,6 +248,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
   NetmapEnvironment* environment_ = nullptr;
   FdWatch watch_;
   Deferral deferral_;
+  Deferral later_;
 };
 
 void CleanupEnvironment(void* data) {

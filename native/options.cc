@@ -39,6 +39,17 @@ bool ReadCallback(const Napi::CallbackInfo& info, const char* method, Napi::Func
   return true;
 }
 
+bool ReadDelay(const Napi::CallbackInfo& info, const char* method, uint32_t* delayMs) {
+  double value = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  if (!(value >= 0 && value <= 2147483647.0)) {
+    Napi::RangeError::New(info.Env(), std::string(method) + ": delayMs must be a number from 0 to 2147483647")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *delayMs = static_cast<uint32_t>(value);
+  return true;
+}
+
 int InterfaceIndex(Napi::Env env, const std::string& ifname) {
   unsigned int ifindex = ifname.size() < IFNAMSIZ ? if_nametoindex(ifname.c_str()) : 0;
   if (ifindex == 0) ThrowErrno(env, ifname.size() < IFNAMSIZ ? errno : ENODEV, "if_nametoindex", ifname);

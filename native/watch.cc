@@ -79,12 +79,12 @@ void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
 
 Deferral::~Deferral() { Close(); }
 
-int Deferral::Schedule(Napi::Env env, Napi::Function callback) {
+int Deferral::Schedule(Napi::Env env, Napi::Function callback, uint32_t delayMs) {
   if (handle_ == nullptr) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
-    auto* handle = new uv_idle_t;
-    int rc = uv_idle_init(loop, handle);
+    auto* handle = new uv_timer_t;
+    int rc = uv_timer_init(loop, handle);
     if (rc != 0) {
       delete handle;
       return rc;
@@ -94,25 +94,24 @@ int Deferral::Schedule(Napi::Env env, Napi::Function callback) {
   }
   if (callback_.IsEmpty() || !callback_.Value().StrictEquals(callback)) callback_ = Napi::Persistent(callback);
   env_ = env;
-  return uv_idle_start(handle_, OnIdle);
+  return uv_timer_start(handle_, OnTimer, delayMs, 0);
 }
 
 void Deferral::Close() {
   if (handle_ == nullptr) return;
-  uv_idle_stop(handle_);
+  uv_timer_stop(handle_);
   handle_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(handle_), OnClose);
   handle_ = nullptr;
   callback_.Reset();
 }
 
-void Deferral::OnIdle(uv_idle_t* handle) {
-  uv_idle_stop(handle);
+void Deferral::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<Deferral*>(handle->data);
   if (self == nullptr || self->callback_.IsEmpty()) return;
   CallFromLoop(self->env_, self->callback_);
 }
 
-void Deferral::OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_idle_t*>(handle); }
+void Deferral::OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
 
 }  // namespace nicring

@@ -35,11 +35,12 @@ class FdWatch {
   Napi::FunctionReference callback_;
 };
 
-// One callback on the next turn of Node's loop, as setImmediate, but through
-// a libuv idle handle kept for reuse: scheduling it allocates nothing on the
-// JS heap. The event loop yields with it while frames are still waiting, so
-// that the fd need not stay in epoll (where every transmit completion would
-// wake it).
+// One callback after `delayMs` (0: on the next turn of Node's loop), as
+// setTimeout or setImmediate, but through a libuv timer kept for reuse:
+// scheduling it allocates nothing on the JS heap. The event loop yields with
+// one while frames are still waiting, so that the fd need not stay in epoll
+// (where every transmit completion would wake it), and looks for transmit
+// completions again with another.
 class Deferral {
  public:
   Deferral() = default;
@@ -47,16 +48,17 @@ class Deferral {
   Deferral(const Deferral&) = delete;
   Deferral& operator=(const Deferral&) = delete;
 
-  // Run `callback` once on the next turn of the loop; returns 0 or a negative libuv error.
-  int Schedule(Napi::Env env, Napi::Function callback);
+  // Run `callback` once after `delayMs` (re-arming replaces a pending one);
+  // returns 0 or a negative libuv error.
+  int Schedule(Napi::Env env, Napi::Function callback, uint32_t delayMs);
   // Cancel a pending callback and release the handle. Safe to call more than once.
   void Close();
 
  private:
-  static void OnIdle(uv_idle_t* handle);
+  static void OnTimer(uv_timer_t* handle);
   static void OnClose(uv_handle_t* handle);
 
-  uv_idle_t* handle_ = nullptr;
+  uv_timer_t* handle_ = nullptr;
   napi_env env_ = nullptr;
   Napi::FunctionReference callback_;
 };

@@ -382,6 +382,7 @@ Napi::Function XdpPort::Class(Napi::Env env) {
                          InstanceMethod<&XdpPort::Watch>("watch"),
                          InstanceMethod<&XdpPort::Unwatch>("unwatch"),
                          InstanceMethod<&XdpPort::Defer>("defer"),
+                         InstanceMethod<&XdpPort::Later>("later"),
                          InstanceMethod<&XdpPort::Close>("close"),
                      });
 }
@@ -441,6 +442,7 @@ void XdpPort::Shutdown(bool revokeBuffers) {
   closed_ = true;
   watch_.Close();
   deferral_.Close();
+  later_.Close();
   if (revokeBuffers) {
     for (SharedMapping* mapping : {resources_.umem, resources_.rx.mapping, resources_.tx.mapping,
                                    resources_.fill.mapping, resources_.completion.mapping}) {
@@ -519,11 +521,22 @@ Napi::Value XdpPort::Unwatch(const Napi::CallbackInfo& info) {
 
 Napi::Value XdpPort::Defer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (ThrowIfClosed(env, "uv_idle_start")) return env.Undefined();
+  if (ThrowIfClosed(env, "uv_timer_start")) return env.Undefined();
   Napi::Function callback;
   if (!ReadCallback(info, "defer", &callback)) return env.Undefined();
-  int rc = deferral_.Schedule(env, callback);
-  if (rc != 0) ThrowErrno(env, rc, "uv_idle_start", resources_.ifname);
+  int rc = deferral_.Schedule(env, callback, 0);
+  if (rc != 0) ThrowErrno(env, rc, "uv_timer_start", resources_.ifname);
+  return env.Undefined();
+}
+
+Napi::Value XdpPort::Later(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env, "uv_timer_start")) return env.Undefined();
+  Napi::Function callback;
+  uint32_t delayMs = 0;
+  if (!ReadCallback(info, "later", &callback) || !ReadDelay(info, "later", &delayMs)) return env.Undefined();
+  int rc = later_.Schedule(env, callback, delayMs);
+  if (rc != 0) ThrowErrno(env, rc, "uv_timer_start", resources_.ifname);
   return env.Undefined();
 }
 

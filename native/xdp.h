@@ -61,6 +61,7 @@ class XdpPort : public Napi::ObjectWrap<XdpPort> {
   Napi::Value Watch(const Napi::CallbackInfo& info);
   Napi::Value Unwatch(const Napi::CallbackInfo& info);
   Napi::Value Defer(const Napi::CallbackInfo& info);
+  Napi::Value Later(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   bool ThrowIfClosed(Napi::Env env, const char* syscall);
@@ -75,6 +76,7 @@ class XdpPort : public Napi::ObjectWrap<XdpPort> {
   bool closed_ = true;
   FdWatch watch_;
   Deferral deferral_;
+  Deferral later_;
 };
 
 // Adds xdpOpen and xdpTestRunLive to the addon's exports.

@@ -381,7 +381,9 @@ export class Loop {
     if (device.txPending() && !this.txRetryArmed && !device.closed) {
       // Completions come back asynchronously: look again shortly, without spinning.
       this.txRetryArmed = true;
-      if (this.txRetry === null) this.txRetry = setTimeout(this.onTxRetry, 1);
+      // The device's own timer when it has one: a Node timer allocates each time it is re-armed and fires.
+      if (device.later !== undefined) device.later(this.onTxRetry, 1);
+      else if (this.txRetry === null) this.txRetry = setTimeout(this.onTxRetry, 1);
       else this.txRetry.refresh();
     }
   }

@@ -84,6 +84,11 @@ export interface Device {
    * (optional: the loop falls back to setImmediate).
    */
   defer?(callback: () => void): void;
+  /**
+   * Run `callback` once after `delayMs`, re-arming replaces a pending call;
+   * allocates nothing (optional: the loop falls back to a Node timer).
+   */
+  later?(callback: () => void, delayMs: number): void;
 
   stats(): DeviceStats;
   /** The link's state now (optional: a device without it is taken as always up). */

@@ -341,6 +341,11 @@ export class NetmapDevice implements Device {
     this.port.defer(callback);
   }
 
+  later(callback: () => void, delayMs: number): void {
+    this.nativeCalls++;
+    this.port.later(callback, delayMs);
+  }
+
   stats(): DeviceStats {
     const out: DeviceStats = { ...this.counters, kernel: {} };
     if (!this.isClosed) out.txInFlight = this.inFlight() + this.queued();

@@ -180,6 +180,11 @@ export class XdpDevice implements Device {
     this.port.defer(callback);
   }
 
+  later(callback: () => void, delayMs: number): void {
+    this.nativeCalls++;
+    this.port.later(callback, delayMs);
+  }
+
   stats(): DeviceStats {
     const out: DeviceStats = { ...this.counters, txInFlight: this.txOutstanding + this.txQueued, kernel: {} };
     if (!this.isClosed) {

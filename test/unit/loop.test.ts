@@ -115,6 +115,32 @@ describe('event loop', () => {
     loop.stop();
   });
 
+  it("looks for transmit completions again through the device's own timer when it has one", async () => {
+    const [a, b] = createPair();
+    let pendingFlushes = 3;
+    const delays: number[] = [];
+    const flush = b.flush.bind(b);
+    const device = Object.assign(b, {
+      flush(): void {
+        flush();
+        if (pendingFlushes > 0) pendingFlushes--;
+      },
+      txPending: (): boolean => pendingFlushes > 0,
+      later(callback: () => void, delayMs: number): void {
+        delays.push(delayMs);
+        setTimeout(callback, delayMs);
+      },
+    });
+    const loop = new Loop(device, () => undefined);
+    loop.start();
+    a.transmit(a.allocTx(), 60);
+    a.flush();
+    await sleep(50);
+    assert.equal(pendingFlushes, 0);
+    assert.ok(delays.length >= 1 && delays.every((d) => d === 1), `later(…) delays ${delays.join(',')}`);
+    loop.stop();
+  });
+
   it('does no work while idle', async () => {
     const [, b] = createPair();
     const loop = new Loop(b, () => undefined);

@@ -269,9 +269,17 @@ export class FakeNetmap implements NetmapPort {
     setImmediate(callback);
   }
 
+  private laterTimer: NodeJS.Timeout | null = null;
+
+  later(callback: () => void, delayMs: number): void {
+    if (this.laterTimer !== null) clearTimeout(this.laterTimer);
+    this.laterTimer = setTimeout(callback, delayMs);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.laterTimer !== null) clearTimeout(this.laterTimer);
     this.watcher = null;
     // Detach, as the addon does before munmap.
     structuredClone(this.memory, { transfer: [this.memory] });

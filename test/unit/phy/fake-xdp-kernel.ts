@@ -78,7 +78,8 @@ export class FakeXdpKernel {
   readonly frameCount: number;
   readonly sent: SentFrame[] = [];
   stats = { fillEmpty: 0, rxFull: 0 };
-  calls = { kick: 0, wakeup: 0, statistics: 0, watch: 0, unwatch: 0, defer: 0, close: 0 };
+  calls = { kick: 0, wakeup: 0, statistics: 0, watch: 0, unwatch: 0, defer: 0, later: 0, close: 0 };
+  private laterTimer: NodeJS.Timeout | null = null;
   closed = false;
   /** When false, TX stays with the kernel (completions withheld). */
   completeTx = true;
@@ -112,8 +113,14 @@ export class FakeXdpKernel {
       watch(): void { kernel.calls.watch++; },
       unwatch(): void { kernel.calls.unwatch++; },
       defer(callback: () => void): void { kernel.calls.defer++; setImmediate(callback); },
+      later(callback: () => void, delayMs: number): void {
+        kernel.calls.later++;
+        if (kernel.laterTimer !== null) clearTimeout(kernel.laterTimer);
+        kernel.laterTimer = setTimeout(callback, delayMs);
+      },
       close(): void {
         kernel.calls.close++;
+        if (kernel.laterTimer !== null) clearTimeout(kernel.laterTimer);
         kernel.closed = true;
         for (const buffer of [kernel.umem, kernel.fill.info.buffer, kernel.completion.info.buffer, kernel.rx.info.buffer, kernel.tx.info.buffer]) {
           if (buffer.byteLength > 0) structuredClone(buffer, { transfer: [buffer] });
