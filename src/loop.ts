@@ -330,14 +330,12 @@ export class Loop {
           idlePolls = 0;
           device.flush();
         }
-        if (received === this.batchSize) {
-          if (batches < this.batchesPerTurn && this.running) continue;
-          break;
-        }
+        if (batches >= this.batchesPerTurn || !this.running) break;
+        if (received === this.batchSize) continue;
         // The ring is drained. After a busy turn the next frames are
         // microseconds away: look a while longer rather than return to
         // epoll, since every wakeup is a call into JS (and its garbage).
-        if (turnFrames < this.spinAfterFrames || idlePolls >= SPIN_IDLE_POLLS || !this.running) break;
+        if (turnFrames < this.spinAfterFrames || idlePolls >= SPIN_IDLE_POLLS) break;
         idlePolls++;
         if (device.txPending()) device.flush();
       }

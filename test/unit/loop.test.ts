@@ -115,6 +115,33 @@ describe('event loop', () => {
     loop.stop();
   });
 
+  it('ends a spinning turn after batchesPerTurn batches even when frames keep coming in partial batches', async () => {
+    const [a, b] = createPair({ frameCount: 1024, rxQueueSize: 512 });
+    let frames = 0;
+    const receive = b.receive.bind(b);
+    // 64 frames make the turn a busy one; from then on one frame arrives after every
+    // receive call, so each call finds a partial batch and the ring never stays empty.
+    const device = Object.assign(b, {
+      receive(budget: number, onFrame: Parameters<typeof receive>[1]): number {
+        const count = receive(budget, onFrame);
+        if (frames >= 64 && frames < 20000) {
+          a.transmit(a.allocTx(), 60);
+          a.flush();
+        }
+        return count;
+      },
+    });
+    const loop = new Loop(device, () => { frames++; }, { batchSize: 8, batchesPerTurn: 16 });
+    for (let i = 0; i < 64; i++) a.transmit(a.allocTx(), 60);
+    a.flush();
+    loop.start();
+    await sleep(100);
+    assert.equal(frames, 20000);
+    // About one turn per 16 batches, not one turn for everything.
+    assert.ok(loop.counters.turns >= 100, `${loop.counters.turns} turns for ${frames} frames`);
+    loop.stop();
+  });
+
   it("looks for transmit completions again through the device's own timer when it has one", async () => {
     const [a, b] = createPair();
     let pendingFlushes = 3;
