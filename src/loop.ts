@@ -143,7 +143,7 @@ const BUSY_POLL_IDLE_POLLS = 512;
 export interface LoopOptions {
   /** Frames per receive call (default 64). */
   batchSize?: number;
-  /** Batches per turn before yielding to Node's loop (default: 1024 frames' worth). */
+  /** Batches per turn before yielding to Node's loop (default: 4096 frames' worth); partial batches count for the frames they hold. */
   batchesPerTurn?: number;
   /** Poll every turn of Node's loop instead of waiting for the fd (benchmarks). */
   busyPoll?: boolean;
@@ -181,6 +181,10 @@ export class Loop {
   private readonly batchesPerTurn: number;
   private readonly busyPoll: boolean;
   private readonly spinAfterFrames: number;
+  /** Frames a turn takes at most: batchesPerTurn full batches. */
+  private readonly turnFrames: number;
+  /** Whether the last turn took spinAfterFrames frames or more. */
+  private lastTurnBusy = false;
   private running = false;
   private watching = false;
   private turnScheduled = false;
@@ -221,6 +225,7 @@ export class Loop {
     this.batchesPerTurn = options.batchesPerTurn ?? Math.max(1, Math.ceil(TURN_FRAMES / this.batchSize));
     this.busyPoll = options.busyPoll === true;
     this.spinAfterFrames = options.spin === false ? Infinity : SPIN_AFTER_FRAMES;
+    this.turnFrames = this.batchesPerTurn * this.batchSize;
     this.clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     if (!Number.isInteger(this.batchesPerTurn) || this.batchesPerTurn < 1) throw new RangeError(`batchesPerTurn must be a positive integer, got ${options.batchesPerTurn}`);
@@ -330,15 +335,19 @@ export class Loop {
           idlePolls = 0;
           device.flush();
         }
-        if (batches >= this.batchesPerTurn || !this.running) break;
+        // The budget is in frames: partial batches count for what they hold.
+        if (turnFrames >= this.turnFrames || !this.running) break;
         if (received === this.batchSize) continue;
         // The ring is drained. After a busy turn the next frames are
         // microseconds away: look a while longer rather than return to
         // epoll, since every wakeup is a call into JS (and its garbage).
-        if (turnFrames < this.spinAfterFrames || idlePolls >= SPIN_IDLE_POLLS) break;
+        // A turn that follows a busy one spins from the start: under a steady
+        // load the frames come in bunches smaller than a batch.
+        if ((turnFrames < this.spinAfterFrames && !this.lastTurnBusy) || idlePolls >= SPIN_IDLE_POLLS) break;
         idlePolls++;
         if (device.txPending()) device.flush();
       }
+      this.lastTurnBusy = turnFrames >= this.spinAfterFrames;
     }
     counters.batches += batches;
     this.runTimers();

@@ -115,7 +115,7 @@ describe('event loop', () => {
     loop.stop();
   });
 
-  it('ends a spinning turn after batchesPerTurn batches even when frames keep coming in partial batches', async () => {
+  it("ends a spinning turn at batchesPerTurn batches' worth of frames even when they come in partial batches", async () => {
     const [a, b] = createPair({ frameCount: 1024, rxQueueSize: 512 });
     let frames = 0;
     const receive = b.receive.bind(b);
@@ -137,7 +137,7 @@ describe('event loop', () => {
     loop.start();
     await sleep(100);
     assert.equal(frames, 20000);
-    // About one turn per 16 batches, not one turn for everything.
+    // About one turn per 16 × 8 frames, not one turn for everything.
     assert.ok(loop.counters.turns >= 100, `${loop.counters.turns} turns for ${frames} frames`);
     loop.stop();
   });
