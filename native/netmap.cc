@@ -159,10 +159,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
 
   Napi::Value Watch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (fd_ < 0) {
-      ThrowErrno(env, EBADF, "uv_poll_start", name_, "The port is closed.");
-      return env.Undefined();
-    }
+    if (ThrowIfClosed(env, "uv_poll_start")) return env.Undefined();
     Napi::Function callback;
     if (!ReadCallback(info, "watch", &callback)) return env.Undefined();
     const bool wasWatching = watch_.active();
@@ -185,7 +182,7 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
   Napi::Value Defer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Function callback;
-    if (ThrowIfClosed(env) || !ReadCallback(info, "defer", &callback)) return env.Undefined();
+    if (ThrowIfClosed(env, "uv_timer_start") || !ReadCallback(info, "defer", &callback)) return env.Undefined();
     int rc = deferral_.Schedule(env, callback, 0);
     if (rc != 0) ThrowErrno(env, rc, "uv_timer_start", name_);
     return env.Undefined();
@@ -195,16 +192,17 @@ class NetmapPort : public Napi::ObjectWrap<NetmapPort> {
     Napi::Env env = info.Env();
     Napi::Function callback;
     uint32_t delayMs = 0;
-    if (ThrowIfClosed(env) || !ReadCallback(info, "later", &callback) || !ReadDelay(info, "later", &delayMs))
+    if (ThrowIfClosed(env, "uv_timer_start") || !ReadCallback(info, "later", &callback) || !ReadDelay(info, "later", &delayMs))
       return env.Undefined();
     int rc = later_.Schedule(env, callback, delayMs);
     if (rc != 0) ThrowErrno(env, rc, "uv_timer_start", name_);
     return env.Undefined();
   }
 
-  bool ThrowIfClosed(Napi::Env env) {
+  // Throws EBADF for `syscall` on a closed port; returns whether it did.
+  bool ThrowIfClosed(Napi::Env env, const char* syscall) {
     if (fd_ >= 0) return false;
-    ThrowErrno(env, EBADF, "uv_timer_start", name_, "The port is closed.");
+    ThrowErrno(env, EBADF, syscall, name_, "The port is closed.");
     return true;
   }
 
