@@ -138,7 +138,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
 
   const startMs = performance.now();
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
-  // Once a second: it reads the counters in place and builds only the line it prints, to keep the service's garbage small.
+  // Once a second: it reads the responder's counters in place and builds only the line it prints, to keep the service's garbage small.
   const snapshot = (event: string): void => {
     const now = performance.now();
     const deviceStats = device.stats();
@@ -146,20 +146,11 @@ export async function commandRespond(argv: string[]): Promise<number> {
     const counters = responder.counters;
     const seconds = Math.max(1e-3, (now - last.ms) / 1000);
     const drops: Record<string, number> = {};
-    let dropCount = 0;
     for (const reason in counters.dropped) {
       const count = counters.dropped[reason as keyof typeof counters.dropped];
-      if (count > 0) {
-        drops[reason] = count;
-        dropCount++;
-      }
+      if (count > 0) drops[reason] = count;
     }
-    for (const name in stack) {
-      if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) {
-        drops[name] = stack[name];
-        dropCount++;
-      }
-    }
+    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = stack[name];
     const fields = {
       event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
       rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
@@ -177,10 +168,10 @@ export async function commandRespond(argv: string[]): Promise<number> {
       live.show('', fields);
       return;
     }
-    let dropText = dropCount === 0 ? 'none' : '';
+    let dropText = '';
     for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
     live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
-      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText}`, fields);
+      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText || 'none'}`, fields);
   };
   const ticker = setInterval(() => snapshot('stats'), 1000);
   const why = await untilStopped(options.duration as number);

@@ -197,7 +197,7 @@ export class Loop {
   private inTurn = false;
   private turnNowMs = 0;
   private readonly onReadable = (): void => this.turn();
-  private readonly onImmediate = (): void => {
+  private readonly onYielded = (): void => {
     this.turnScheduled = false;
     this.turn();
   };
@@ -378,8 +378,8 @@ export class Loop {
     if (this.turnScheduled) return;
     this.turnScheduled = true;
     // The device's deferral reuses one libuv handle; setImmediate allocates an Immediate per call.
-    if (this.device.defer !== undefined) this.device.defer(this.onImmediate);
-    else setImmediate(this.onImmediate);
+    if (this.device.defer !== undefined) this.device.defer(this.onYielded);
+    else setImmediate(this.onYielded);
   }
 
   private flushDevice(): void {
