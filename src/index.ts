@@ -7,8 +7,10 @@ import { hasNetmapPrefix } from './phy/netmap-name';
 import { openXdpDevice } from './phy/xdp';
 import type { NativeError } from './native';
 
-export type { Device, DeviceStats, FrameHandler, BackendName } from './phy/device';
+export type { Device, DeviceStats, FrameHandler, BackendName, ChecksumCapabilities } from './phy/device';
 export { POISON_BYTE } from './phy/device';
+export { detectChecksumCapabilities, FULL_CHECKSUMS } from './phy/checksum-capabilities';
+export type { ChecksumDetectOptions } from './phy/checksum-capabilities';
 export { XdpDevice, openXdpDevice, XDP_PACKET_HEADROOM } from './phy/xdp';
 export { PairDevice, createPair } from './phy/pair';
 export { NetmapDevice, openNetmapDevice, netmapAvailable } from './phy/netmap';

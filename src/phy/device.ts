@@ -1,6 +1,10 @@
 // The device contract: every backend (xdp, netmap, pair, capture) implements
 // it, and nothing above src/phy/ sees anything else. See DESIGN.md.
 
+import type { ChecksumCapabilities } from './checksum-capabilities';
+
+export type { ChecksumCapabilities } from './checksum-capabilities';
+
 /**
  * Called once per received frame. `offset`/`length` locate the frame inside
  * `device.memory`; `token` identifies the buffer for `replyInPlace`. The frame
@@ -52,6 +56,8 @@ export interface Device {
   /** The descriptor the loop waits on; -1 when there is none (pair). */
   readonly fd: number;
   readonly closed: boolean;
+  /** What received transport checksums may be (partial on same-host links) and what transmit needs. */
+  readonly checksums: ChecksumCapabilities;
 
   /**
    * Lend up to `budget` received frames to `onFrame`; returns how many.

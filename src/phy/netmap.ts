@@ -20,7 +20,8 @@ import { loadNative } from '../native';
 import type { NetmapPort, NetmapPortOptions } from '../native';
 import type { Device, DeviceStats, FrameHandler } from './device';
 import { POISON_BYTE, emptyStats } from './device';
-import { NR_REG_ALL_NIC, NR_REG_ONE_NIC, parseNetmapName, registerModeName } from './netmap-name';
+import { type ChecksumCapabilities, detectChecksumCapabilities } from './checksum-capabilities';
+import { NR_REG_ALL_NIC, NR_REG_NIC_SW, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, parseNetmapName, registerModeName } from './netmap-name';
 
 /** Where netmap's control device lives; it exists when the module is loaded. */
 export const NETMAP_DEVICE_PATH = '/dev/netmap';
@@ -135,6 +136,8 @@ export interface NetmapDeviceOptions {
   poison?: boolean;
   /** The interface's MAC; read from sysfs when not given. */
   macAddress?: string;
+  /** Checksum capabilities; found from sysfs and the register mode when not given. */
+  checksums?: ChecksumCapabilities;
 }
 
 /** netmap implementation of the device contract, over a registered NetmapPort (or anything shaped like one). */
@@ -147,6 +150,7 @@ export class NetmapDevice implements Device {
   readonly macAddress: string;
   readonly frameCapacity: number;
   readonly fd: number;
+  readonly checksums: ChecksumCapabilities;
   /** Where buffer 0 would start: ring + buf_ofs, the same for every ring of a port. */
   readonly bufferBase: number;
   readonly bufferSize: number;
@@ -180,6 +184,9 @@ export class NetmapDevice implements Device {
     this.fd = port.fd;
     this.poison = options.poison === true;
     this.macAddress = options.macAddress ?? readMacAddress(options.name);
+    const mode = options.registerMode ?? NR_REG_ALL_NIC;
+    const hostRings = mode === NR_REG_SW || mode === NR_REG_ONE_SW || mode === NR_REG_NIC_SW;
+    this.checksums = options.checksums ?? detectChecksumCapabilities(options.name, { hostRings });
 
     const m = this.memory;
     const nifp = port.ifOffset;

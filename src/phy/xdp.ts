@@ -10,6 +10,7 @@ import { readLinkState, readMacAddress } from './sysfs';
 import type { XdpPort, XdpPortOptions } from '../native';
 import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
+import { type ChecksumCapabilities, detectChecksumCapabilities } from './checksum-capabilities';
 import { XdpConsumerRing, XdpProducerRing } from './xdp-ring';
 
 /** Bytes the kernel keeps in front of received data inside a chunk (XDP_PACKET_HEADROOM). */
@@ -26,6 +27,8 @@ export interface XdpDeviceOptions {
   poison?: boolean;
   /** The interface's MAC; read from sysfs when not given. */
   macAddress?: string;
+  /** Checksum capabilities; found from sysfs and the attach mode when not given. */
+  checksums?: ChecksumCapabilities;
 }
 
 /** AF_XDP implementation of the device contract, over an open XdpPort. */
@@ -38,6 +41,7 @@ export class XdpDevice implements Device {
   readonly frameCapacity: number;
   readonly macAddress: string;
   readonly fd: number;
+  readonly checksums: ChecksumCapabilities;
   readonly frameSize: number;
   readonly frameCount: number;
   /** Calls made into the addon since open (the "one native call per batch" budget). */
@@ -75,6 +79,7 @@ export class XdpDevice implements Device {
     this.bytes = new Uint8Array(port.umem);
     this.frameCapacity = frameSize - XDP_PACKET_HEADROOM;
     this.macAddress = options.macAddress ?? readMacAddress(ifname);
+    this.checksums = options.checksums ?? detectChecksumCapabilities(ifname, { xdpMode: port.mode });
     this.fd = port.fd;
     this.rx = new XdpConsumerRing(port.rx);
     this.tx = new XdpProducerRing(port.tx);
