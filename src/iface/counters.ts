@@ -112,6 +112,12 @@ export class StackCounters {
   /** Length field under 8 or over the IPv4 payload. */
   udpBadLength = 0;
   udpBadChecksum = 0;
+  /**
+   * Accepted with a partial checksum: the field held only the pseudo-header
+   * sum, as a same-host sender on a virtual link leaves it (the device says
+   * such frames may come). Traffic, not a drop.
+   */
+  udpChecksumPartial = 0;
   /** No socket on the port (answered with port unreachable). */
   udpNoSocket = 0;
   /** Broadcast to a port with no socket (dropped silently). */

@@ -22,6 +22,7 @@ import { Ipv4Identification, Ipv4Output } from './ipv4-output';
 import { Link } from './link';
 import { NeighborCache, type NeighborCacheOptions, type NeighborInfo } from './neighbor-cache';
 import { Reassembler, type ReassemblyOptions } from './reassembly';
+import { TransportChecksums } from './transport-checksum';
 import { UdpLayer } from './udp';
 
 /** How to set up an interface. */
@@ -47,6 +48,12 @@ export interface InterfaceOptions {
   linkPollMs?: number;
   /** Close the device on close() (default true). */
   closeDevice?: boolean;
+  /**
+   * Verify every received UDP checksum in full, even where the device says
+   * a same-host sender may leave it partial (default false: partial
+   * checksums are accepted there and counted).
+   */
+  strictChecksums?: boolean;
 }
 
 /** Largest IPv4 datagram built in one piece before fragmenting (its payload). */
@@ -77,6 +84,8 @@ export class Interface extends EventEmitter {
   readonly reassembler: Reassembler;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
+  /** How received transport checksums are judged (from the device's capabilities and strictChecksums). */
+  readonly checksums: TransportChecksums;
   /** The stack's input: the loop calls it per frame; tests may call `device.receive(n, iface.frameHandler)` themselves. */
   readonly frameHandler: FrameHandler;
   private readonly stats = new StackCounters();
@@ -118,6 +127,9 @@ export class Interface extends EventEmitter {
     if (!(this.linkPollMs > 0)) throw new TypeError(`linkPollMs must be positive, got ${options.linkPollMs}`);
     this.gratuitousArp = options.arp?.gratuitous ?? true;
     this.closeDevice = options.closeDevice ?? true;
+    const strictChecksums = options.strictChecksums ?? false;
+    if (typeof strictChecksums !== 'boolean') throw new TypeError(`strictChecksums must be a boolean, got ${JSON.stringify(options.strictChecksums)}`);
+    this.checksums = new TransportChecksums(device.checksums, strictChecksums);
 
     this.frameHandler = (offset, length, token) => this.input(offset, length, token);
     this.loop = new Loop(device, this.frameHandler, { ...options.loop, clock: options.clock });
@@ -130,7 +142,7 @@ export class Interface extends EventEmitter {
     this.output = new Ipv4Output(this.link, this.addressing, this.neighbors, counters, identification, this.mtu, now);
     this.reassembler = new Reassembler(counters, this.loop, (slot, nowMs) => this.icmp.reassemblyTimedOut(slot, nowMs), options.reassembly);
     this.icmp = new IcmpLayer(this.link, this.output, identification, counters, this.addressing, scratch, now, options.icmp);
-    this.udp = new UdpLayer(this.link, this.output, identification, this.icmp, this.addressing, counters, scratch, () => this.sent());
+    this.udp = new UdpLayer(this.link, this.output, identification, this.icmp, this.addressing, counters, this.checksums, scratch, () => this.sent());
     this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity, now);
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;

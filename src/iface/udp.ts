@@ -2,9 +2,10 @@
 // them to the endpoint bound to their port (or answer port unreachable),
 // send datagrams, and turn a request into its reply in its own buffer.
 //
-// Checksums are verified on receive (a zero checksum means none was sent)
-// and always computed on send. Endpoints live in a table indexed by port, so
-// demultiplexing is one array load.
+// Checksums are verified on receive (a zero checksum means none was sent;
+// a partial one, from a same-host sender, is accepted where the device says
+// it may come: see transport-checksum.ts) and always sent in full. Endpoints
+// live in a table indexed by port, so demultiplexing is one array load.
 
 import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
@@ -12,6 +13,7 @@ import { UDP_HEADER_LEN, UdpPacket, UdpRepr, udpField } from '../wire/udp';
 import type { Ipv4Addressing } from './address';
 import { ipv4PseudoHeaderSumAt, packetChecksumSum } from '../wire/checksum';
 import type { StackCounters } from './counters';
+import { CHECKSUM_GOOD, CHECKSUM_PARTIAL, type TransportChecksums } from './transport-checksum';
 import type { IcmpLayer } from './icmp';
 import type { Ipv4Datagram, TransportInput } from './ipv4-input';
 import { type Ipv4Identification, type Ipv4Output, turnAroundIpv4Header } from './ipv4-output';
@@ -53,6 +55,12 @@ export class UdpDatagram {
   frameOffset = 0;
   /** True when a reply can be sent from the request's buffer. */
   inPlace = false;
+  /**
+   * 0, or for a datagram that came with a partial checksum the sum of its
+   * UDP header and payload as they came (the field holding the
+   * pseudo-header sum): what the full checksum of an unchanged echo complements.
+   */
+  partialChecksumSum = 0;
 }
 
 /** Something bound to a port. */
@@ -82,6 +90,7 @@ export class UdpLayer implements TransportInput {
   private readonly icmp: IcmpLayer;
   private readonly addressing: Ipv4Addressing;
   private readonly counters: StackCounters;
+  private readonly checksums: TransportChecksums;
   private readonly scratch: DataView;
   private readonly scratchBytes: Uint8Array;
   private readonly onSend: () => void;
@@ -98,6 +107,7 @@ export class UdpLayer implements TransportInput {
     icmp: IcmpLayer,
     addressing: Ipv4Addressing,
     counters: StackCounters,
+    checksums: TransportChecksums,
     scratch: DataView,
     onSend: () => void,
   ) {
@@ -107,6 +117,7 @@ export class UdpLayer implements TransportInput {
     this.icmp = icmp;
     this.addressing = addressing;
     this.counters = counters;
+    this.checksums = checksums;
     this.scratch = scratch;
     this.scratchBytes = new Uint8Array(scratch.buffer, scratch.byteOffset, scratch.byteLength);
     this.onSend = onSend;
@@ -149,9 +160,18 @@ export class UdpLayer implements TransportInput {
       counters.udpBadLength++;
       return;
     }
-    if (packet.checksum !== 0 && !this.checksumRight(datagram)) {
-      counters.udpBadChecksum++;
-      return;
+    let partialChecksumSum = 0;
+    if (packet.checksum !== 0) {
+      const checksums = this.checksums;
+      const verdict = checksums.verify(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, packet.offset, packet.datagramLength, packet.offset + udpField.CHECKSUM);
+      if (verdict !== CHECKSUM_GOOD) {
+        if (verdict !== CHECKSUM_PARTIAL) {
+          counters.udpBadChecksum++;
+          return;
+        }
+        counters.udpChecksumPartial++;
+        partialChecksumSum = checksums.segmentSum;
+      }
     }
     const port = packet.destinationPort;
     const endpoint = this.endpoints[port];
@@ -174,6 +194,7 @@ export class UdpLayer implements TransportInput {
     received.localPort = port;
     received.token = datagram.token;
     received.frameOffset = datagram.frameOffset;
+    received.partialChecksumSum = partialChecksumSum;
     const room = datagram.capacity - UDP_HEADER_LEN;
     received.inPlace = datagram.token >= 0 && datagram.headerLength === IPV4_HEADER_LEN;
     const limit = received.inPlace ? this.output.maxUnfragmentedPayload - UDP_HEADER_LEN : UDP_MAX_PAYLOAD_LEN;
@@ -182,19 +203,12 @@ export class UdpLayer implements TransportInput {
     endpoint.deliver(received);
   }
 
-  /** The checksum check, with the pseudo-header read from the IPv4 header (see packetChecksumSum in wire/checksum.ts). */
-  private checksumRight(datagram: Ipv4Datagram): boolean {
-    const packet = this.packet;
-    const length = packet.datagramLength;
-    const pseudo = ipv4PseudoHeaderSumAt(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, length);
-    return packetChecksumSum(datagram.view, packet.offset, length, pseudo) === 0xffff;
-  }
-
   /**
    * Answer `datagram` with the `length` bytes its endpoint wrote at its
    * payloadOffset: in the request's own buffer when it can, else as a new
-   * datagram. `payloadUnchanged` (an echo) keeps the request's checksum.
-   * Call at most once, during the delivery.
+   * datagram. `payloadUnchanged` (an echo) keeps the request's checksum, or
+   * completes a partial one without summing the payload again. Call at most
+   * once, during the delivery.
    */
   reply(datagram: UdpDatagram, length: number, payloadUnchanged = false): boolean {
     if (!Number.isInteger(length) || length < 0 || length > datagram.replyCapacity) {
@@ -207,13 +221,17 @@ export class UdpLayer implements TransportInput {
     const udp = ip + IPV4_HEADER_LEN;
     const udpLength = UDP_HEADER_LEN + length;
     // An echo keeps its checksum: swapping addresses and ports leaves every sum the same (RFC 1071 is commutative).
+    // A partial one (the pseudo-header sum) becomes the full one: the complement of the segment's sum as it came.
     const keepChecksum = payloadUnchanged && length === datagram.payloadLength && datagram.localAddress === this.addressing.address
       && memory.getUint16(udp + udpField.CHECKSUM) !== 0;
     memory.setUint16(udp + udpField.SOURCE_PORT, datagram.localPort);
     memory.setUint16(udp + udpField.DESTINATION_PORT, datagram.remotePort);
     memory.setUint16(udp + udpField.LENGTH, udpLength);
     turnAroundIpv4Header(memory, ip, this.addressing, this.identification, udpLength);
-    if (!keepChecksum) {
+    if (keepChecksum) {
+      const partialSum = datagram.partialChecksumSum;
+      if (partialSum !== 0) memory.setUint16(udp + udpField.CHECKSUM, ~partialSum & 0xffff || 0xffff);
+    } else {
       memory.setUint16(udp + udpField.CHECKSUM, 0);
       const sum = packetChecksumSum(memory, udp, udpLength, ipv4PseudoHeaderSumAt(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
       memory.setUint16(udp + udpField.CHECKSUM, ~sum & 0xffff || 0xffff);
