@@ -23,6 +23,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
+  'strict-checksums': { kind: 'boolean', help: "verify every UDP checksum in full, even the partial ones a same-host peer on a virtual link sends (they are dropped as udpBadChecksum)" },
   pcap: { kind: 'string', help: 'write every frame in and out to this pcap file', meta: 'FILE' },
   user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
@@ -39,7 +40,7 @@ const GC_TIMES_KEPT = 10;
 const TRAFFIC_COUNTERS = new Set([
   'framesReceived', 'framesSent', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent',
   'arpEntriesExpired', 'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
-  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpSent',
+  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpChecksumPartial', 'udpSent',
   'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
 ]);
 
@@ -100,6 +101,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
     iface = new Interface(device, {
       address: options.address as string,
       gateway: options.gateway as string | undefined,
+      strictChecksums: options['strict-checksums'] === true,
       loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
     });
   } catch (error) {
@@ -125,9 +127,10 @@ export async function commandRespond(argv: string[]): Promise<number> {
   gcObserver.observe({ entryTypes: ['gc'] });
   const json = options.json as boolean;
   const live = new LiveLine(json);
-  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
+  const checksums = iface.checksums.acceptPartial ? `partial accepted (${device.checksums.reason})` : device.checksums.rx === 'partial' ? 'strict' : 'full';
+  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, checksums, uid: process.getuid?.() };
   if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}; checksums ${checksums}); Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
     else {
@@ -157,7 +160,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       rxPps: Math.round((deviceStats.rxFrames - last.rx) / seconds), txPps: Math.round((deviceStats.txFrames - last.tx) / seconds),
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
-      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
+      drops, pings: stack.icmpEchoRepliesSent ?? 0, udpChecksumPartial: stack.udpChecksumPartial ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
       kernel: deviceStats.kernel, loop: iface.loop.counters,
     };
     last.ms = now;
@@ -171,7 +174,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
     let dropText = '';
     for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
     live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
-      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText || 'none'}`, fields);
+      + `requests ${counters.requests} replies ${counters.replies}${fields.udpChecksumPartial > 0 ? ` (partial checksums ${fields.udpChecksumPartial})` : ''} | drops: ${dropText || 'none'}`, fields);
   };
   const ticker = setInterval(() => snapshot('stats'), 1000);
   const why = await untilStopped(options.duration as number);
