@@ -165,10 +165,13 @@ export function labUp(options: LabUpOptions = {}): Lab {
       execIn(netns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       execIn(netns, ['ip', 'link', 'set', 'lo', 'up']);
       execIn(netns, ['ip', 'link', 'set', ifname, 'up']);
-      // XDP on veth needs GRO for frames redirected into it (and the XSK TX path);
-      // checksum offload off, so the kernel puts real UDP checksums on the wire.
-      execIn(netns, ['ethtool', '-K', ifname, 'gro', 'on', 'tx', 'off']);
     }
+    // The peer keeps its kernel's default offloads, as users' peers do (checksum offload on: its UDP
+    // and TCP checksums reach nicring partial). nicring's end gets GRO: veth receives frames that XDP
+    // programs redirect or send into it (ndo_xdp_xmit, as the live-frames generator's XDP_TX does)
+    // only on a NAPI, which it sets up for a native XDP program or for GRO; nicring's generic-mode
+    // program gives it none.
+    execIn(ns.nicring, ['ethtool', '-K', LAB_NICRING_IFNAME, 'gro', 'on']);
     execIn(ns.peer, ['ip', 'addr', 'add', `198.18.${subnet}.2/24`, 'dev', LAB_PEER_IFNAME]);
   } catch (error) {
     labDown(name);
