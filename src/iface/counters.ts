@@ -11,8 +11,10 @@ export class StackCounters {
   ethernetTooShort = 0;
   /** Addressed to another unicast MAC. */
   ethernetNotForUs = 0;
-  /** Carrying an 802.1Q tag (no VLANs are configured). */
-  ethernetVlanTagged = 0;
+  /** Tagged for a VLAN the interface does not serve. */
+  ethernetVlanNotServed = 0;
+  /** Untagged or priority-tagged (VLAN 0) on an interface that serves a VLAN. */
+  ethernetVlanUntagged = 0;
   /** EtherType other than ARP and IPv4. */
   ethernetUnknownType = 0;
 

@@ -15,7 +15,6 @@
 
 import { copyBytes } from '../wire/bytes';
 import { checksumUpdate16, internetChecksum } from '../wire/checksum';
-import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
 import {
   ICMPV4_DESTINATION_UNREACHABLE,
   ICMPV4_ECHO_REPLY,
@@ -147,7 +146,8 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
       memory.setUint16(at + icmpv4Field.CHECKSUM, checksumUpdate16(memory.getUint16(at + icmpv4Field.CHECKSUM), oldTypeCode, ICMPV4_ECHO_REPLY << 8));
       turnAroundIpv4Header(memory, datagram.headerOffset, this.addressing, this.identification, length);
       this.link.turnAround(datagram.frameOffset);
-      if (this.link.replyInPlace(datagram.token, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + length)) this.counters.icmpEchoRepliesSent++;
+      // The request's own Ethernet header, 14 or 18 bytes, stays in front.
+      if (this.link.replyInPlace(datagram.token, datagram.headerOffset - datagram.frameOffset + IPV4_HEADER_LEN + length)) this.counters.icmpEchoRepliesSent++;
       return;
     }
     const scratch = this.scratch;

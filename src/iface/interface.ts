@@ -1,5 +1,5 @@
 // One host interface bound to a device: our MAC, IPv4 address and prefix,
-// an optional gateway. It owns the loop that drives the device, demultiplexes
+// an optional gateway, optionally one 802.1Q VLAN. It owns the loop that drives the device, demultiplexes
 // received frames (ARP, IPv4; anything else counted and dropped), and holds
 // the layers: neighbor cache, IPv4 in and out with reassembly, ICMP, UDP.
 //
@@ -12,7 +12,9 @@
 import { EventEmitter } from 'node:events';
 import { Loop, type Clock, type LoopOptions, type TimerCallback } from '../loop';
 import type { Device, FrameHandler, LinkState } from '../phy/device';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, ethernetField, macToString, parseMac } from '../wire/ethernet';
+import {
+  ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, ethernetField, macToString, parseMac,
+} from '../wire/ethernet';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4';
 import { Ipv4Addressing } from './address';
 import { StackCounters, type StackCountersSnapshot } from './counters';
@@ -35,6 +37,12 @@ export interface InterfaceOptions {
   mtu?: number;
   /** Our MAC (default: the device's). */
   macAddress?: string;
+  /**
+   * Serve one 802.1Q VLAN (1..4094): receive only frames tagged with it and
+   * tag every frame sent. Without it the interface is untagged, and takes
+   * priority-tagged frames (VLAN 0) as untagged, as Linux does.
+   */
+  vlan?: number;
   /** ARP settings; `gratuitous: false` skips the announcement on start and link up. */
   arp?: NeighborCacheOptions & { gratuitous?: boolean };
   reassembly?: ReassemblyOptions;
@@ -84,6 +92,8 @@ export class Interface extends EventEmitter {
   readonly reassembler: Reassembler;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
+  /** The 802.1Q VLAN served, or 0 (untagged). */
+  readonly vlan: number;
   /** How received transport checksums are judged (from the device's capabilities and strictChecksums). */
   readonly checksums: TransportChecksums;
   /** The stack's input: the loop calls it per frame; tests may call `device.receive(n, iface.frameHandler)` themselves. */
@@ -120,7 +130,9 @@ export class Interface extends EventEmitter {
     this.addressing = new Ipv4Addressing(options.address, options.gateway);
     const mac = parseMac(options.macAddress ?? device.macAddress);
     if (mac === null) throw new TypeError(`macAddress must look like "02:00:00:00:00:01", got ${JSON.stringify(options.macAddress ?? device.macAddress)}`);
-    const largest = device.frameCapacity - ETHERNET_HEADER_LEN;
+    this.vlan = options.vlan ?? 0;
+    if (!Number.isInteger(this.vlan) || this.vlan < 0 || this.vlan > 4094) throw new TypeError(`vlan must be an integer from 1 to 4094 (0: none), got ${JSON.stringify(options.vlan)}`);
+    const largest = device.frameCapacity - (this.vlan === 0 ? ETHERNET_HEADER_LEN : ETHERNET_VLAN_HEADER_LEN);
     this.mtu = options.mtu ?? Math.min(DEFAULT_MTU, largest);
     if (!Number.isInteger(this.mtu) || this.mtu < MIN_MTU || this.mtu > largest) throw new TypeError(`mtu must be an integer from ${MIN_MTU} to ${largest} (the device's buffers), got ${options.mtu}`);
     this.linkPollMs = options.linkPollMs ?? 500;
@@ -136,7 +148,7 @@ export class Interface extends EventEmitter {
     const now = (): number => this.loop.nowMs();
     const scratch = new DataView(new ArrayBuffer(SCRATCH_LEN));
     const counters = this.stats;
-    this.link = new Link(device, mac, counters);
+    this.link = new Link(device, mac, counters, this.vlan);
     this.neighbors = new NeighborCache(this.link, this.addressing, counters, this.loop, options.arp);
     const identification = new Ipv4Identification();
     this.output = new Ipv4Output(this.link, this.addressing, this.neighbors, counters, identification, this.mtu, now);
@@ -338,15 +350,32 @@ export class Interface extends EventEmitter {
       }
       linkMulticast = true;
     }
-    const etherType = memory.getUint16(offset + ethernetField.ETHER_TYPE);
+    let etherType = memory.getUint16(offset + ethernetField.ETHER_TYPE);
+    let headerLength = ETHERNET_HEADER_LEN;
+    // 802.1Q: the served VLAN's frames, or (serving none) untagged and priority-tagged ones (VLAN 0).
+    if (etherType === ETHERTYPE_VLAN) {
+      if (length < ETHERNET_VLAN_HEADER_LEN) {
+        stats.ethernetTooShort++;
+        return;
+      }
+      const vlan = memory.getUint16(offset + ethernetField.VLAN_TCI) & 0x0fff;
+      if (vlan !== link.vlanId) {
+        if (vlan === 0) stats.ethernetVlanUntagged++;
+        else stats.ethernetVlanNotServed++;
+        return;
+      }
+      etherType = memory.getUint16(offset + ethernetField.VLAN_ETHER_TYPE);
+      headerLength = ETHERNET_VLAN_HEADER_LEN;
+    } else if (link.vlanId !== 0) {
+      stats.ethernetVlanUntagged++;
+      return;
+    }
     this.receiving = true;
     try {
       if (etherType === ETHERTYPE_IPV4) {
-        this.ipv4.input(memory, link.bytes, offset + ETHERNET_HEADER_LEN, length - ETHERNET_HEADER_LEN, token, offset, linkMulticast);
+        this.ipv4.input(memory, link.bytes, offset + headerLength, length - headerLength, token, offset, linkMulticast);
       } else if (etherType === ETHERTYPE_ARP) {
-        this.neighbors.input(memory, offset + ETHERNET_HEADER_LEN, length - ETHERNET_HEADER_LEN, token, offset, this.loop.nowMs());
-      } else if (etherType === ETHERTYPE_VLAN) {
-        stats.ethernetVlanTagged++;
+        this.neighbors.input(memory, offset + headerLength, length - headerLength, token, offset, this.loop.nowMs());
       } else {
         stats.ethernetUnknownType++;
       }

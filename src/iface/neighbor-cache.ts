@@ -24,7 +24,7 @@ import {
   ArpRepr,
   arpField,
 } from '../wire/arp';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, isMulticastMac, macFromHalves, macHigh16, macLow32, macToString, writeMac } from '../wire/ethernet';
+import { ETHERTYPE_ARP, isMulticastMac, macFromHalves, macHigh16, macLow32, macToString, writeMac } from '../wire/ethernet';
 import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import type { Link } from './link';
@@ -369,8 +369,8 @@ export class NeighborCache {
     repr.senderProtocolAddress = senderAddress;
     repr.targetHardwareAddress = 0;
     repr.targetProtocolAddress = targetAddress;
-    repr.emit(link.memory, frame + ETHERNET_HEADER_LEN);
-    return link.sendFrame(frame, ETHERNET_HEADER_LEN + ARP_HEADER_LEN);
+    repr.emit(link.memory, frame + link.headerLength);
+    return link.sendFrame(frame, link.headerLength + ARP_HEADER_LEN);
   }
 
   /** Turn the request into our reply in its own buffer. */
@@ -384,7 +384,8 @@ export class NeighborCache {
     view.setUint32(offset + arpField.TARGET_PROTOCOL_ADDRESS, view.getUint32(offset + arpField.SENDER_PROTOCOL_ADDRESS));
     writeMac(view, offset + arpField.SENDER_HARDWARE_ADDRESS, link.mac);
     view.setUint32(offset + arpField.SENDER_PROTOCOL_ADDRESS, this.addressing.address);
-    if (link.replyInPlace(token, ETHERNET_HEADER_LEN + ARP_HEADER_LEN)) this.counters.arpRepliesSent++;
+    // The request's own Ethernet header, 14 or 18 bytes, stays in front.
+    if (link.replyInPlace(token, offset - frameOffset + ARP_HEADER_LEN)) this.counters.arpRepliesSent++;
   }
 }
 

@@ -7,7 +7,6 @@
 // it may come: see transport-checksum.ts) and always sent in full. Endpoints
 // live in a table indexed by port, so demultiplexing is one array load.
 
-import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
 import { UDP_HEADER_LEN, UdpPacket, UdpRepr, udpField } from '../wire/udp';
 import type { Ipv4Addressing } from './address';
@@ -53,6 +52,8 @@ export class UdpDatagram {
   /** The lent frame's token, -1 once replied to or when the datagram is not in a lent frame. */
   token = -1;
   frameOffset = 0;
+  /** Where the IPv4 header starts (after an Ethernet header of 14 or 18 bytes). */
+  ipHeaderOffset = 0;
   /** True when a reply can be sent from the request's buffer. */
   inPlace = false;
   /**
@@ -194,6 +195,7 @@ export class UdpLayer implements TransportInput {
     received.localPort = port;
     received.token = datagram.token;
     received.frameOffset = datagram.frameOffset;
+    received.ipHeaderOffset = datagram.headerOffset;
     received.partialChecksumSum = partialChecksumSum;
     const room = datagram.capacity - UDP_HEADER_LEN;
     received.inPlace = datagram.token >= 0 && datagram.headerLength === IPV4_HEADER_LEN;
@@ -217,7 +219,7 @@ export class UdpLayer implements TransportInput {
     if (!datagram.inPlace) return this.send(datagram.localPort, datagram.remoteAddress, datagram.remotePort, datagram.bytes, datagram.payloadOffset, length);
     datagram.inPlace = false;
     const memory = this.link.memory;
-    const ip = datagram.frameOffset + ETHERNET_HEADER_LEN;
+    const ip = datagram.ipHeaderOffset;
     const udp = ip + IPV4_HEADER_LEN;
     const udpLength = UDP_HEADER_LEN + length;
     // An echo keeps its checksum: swapping addresses and ports leaves every sum the same (RFC 1071 is commutative).
@@ -239,7 +241,8 @@ export class UdpLayer implements TransportInput {
     this.link.turnAround(datagram.frameOffset);
     const token = datagram.token;
     datagram.token = -1;
-    if (!this.link.replyInPlace(token, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + udpLength)) return false;
+    // The request's own Ethernet header, 14 or 18 bytes, stays in front.
+    if (!this.link.replyInPlace(token, ip - datagram.frameOffset + IPV4_HEADER_LEN + udpLength)) return false;
     this.counters.udpSent++;
     this.counters.udpRepliesInPlace++;
     return true;

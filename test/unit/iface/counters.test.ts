@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { StackCounters } from '../../../src/iface/counters';
 import { createSocket } from '../../../src/socket/udp';
 import { ARP_OPERATION_REQUEST } from '../../../src/wire/arp';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, parseMac } from '../../../src/wire/ethernet';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseMac } from '../../../src/wire/ethernet';
 import { IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP } from '../../../src/wire/ipv4';
 import {
   BROADCAST_MAC, PEER_ADDRESS, PEER_IP, STACK_ADDRESS, StackFixture, arpPacket, echoRequest, ethernetFrame, fragment, ip, ipv4Packet,
-  pattern, udpDatagram,
+  pattern, taggedFrame, udpDatagram,
 } from './peer';
 
 /** Counters of things done rather than refused. */
@@ -52,7 +52,8 @@ const arpFrame = (senderMac: number, senderAddress: number, targetAddress: numbe
 const CASES: DropCase[] = [
   { counter: 'ethernetTooShort', act: (f) => frame(f, new Uint8Array(10)) },
   { counter: 'ethernetNotForUs', act: (f) => f.exchange(ethernetFrame(ping(), ETHERTYPE_IPV4, OTHER_MAC)) },
-  { counter: 'ethernetVlanTagged', act: (f) => frame(f, ethernetFrame(new Uint8Array(50), ETHERTYPE_VLAN)) },
+  { counter: 'ethernetVlanNotServed', act: (f) => frame(f, taggedFrame(ping(), 10)) },
+  { counter: 'ethernetVlanUntagged', fixture: () => new StackFixture({ vlan: 10 }), act: (f) => frame(f, ethernetFrame(ping())) },
   { counter: 'ethernetUnknownType', act: (f) => frame(f, ethernetFrame(new Uint8Array(50), 0x86dd)) },
   { counter: 'arpMalformed', act: (f) => frame(f, ethernetFrame(new Uint8Array(10), ETHERTYPE_ARP)) },
   { counter: 'arpBadSender', act: (f) => frame(f, arpFrame(BROADCAST_MAC, PEER_ADDRESS, STACK_ADDRESS)) },
