@@ -18,6 +18,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   'ring-size': { ...OPEN_OPTIONS['ring-size'], default: 8192 },
   address: { kind: 'string', help: 'the address nicring answers for, with its prefix', meta: 'IP/PREFIX' },
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
+  vlan: { kind: 'integer', help: 'serve one 802.1Q VLAN: take only frames tagged with it, tag every frame sent', min: 1, max: 4094, meta: 'ID' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
   handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
@@ -68,6 +69,13 @@ function dropPrivileges(name: string): void {
   process.setuid?.(uid);
 }
 
+/** What --vlan cannot see on AF_XDP: tags that travel beside the frame instead of in it. */
+export function vlanOffloadWarning(vlan: number, ifname: string): string {
+  return `nicring respond: warning: --vlan ${vlan}: XDP sees an 802.1Q tag only when it is in the frame. A NIC that strips tags on receive `
+    + `(rx-vlan-offload on ${ifname}) or, over veth, a sender whose VLAN device hands its tag to the link beside the frame `
+    + '(its tx-vlan-offload, on by default) delivers frames without it: they are counted as ethernetVlanUntagged, not answered.';
+}
+
 export async function commandRespond(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, RESPOND_OPTIONS);
   if (options.help) {
@@ -102,12 +110,14 @@ export async function commandRespond(argv: string[]): Promise<number> {
       address: options.address as string,
       gateway: options.gateway as string | undefined,
       strictChecksums: options['strict-checksums'] === true,
+      vlan: options.vlan as number | undefined,
       loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
     });
   } catch (error) {
     device.close();
     throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
   }
+  if (iface.vlan !== 0 && device.backend === 'xdp') console.error(vlanOffloadWarning(iface.vlan, device.name));
   const responder = new Responder(iface, { ports, handler, allowLargerReplies });
   iface.start();
   if (options.user !== undefined) dropPrivileges(options.user as string);
@@ -128,9 +138,12 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const checksums = iface.checksums.acceptPartial ? `partial accepted (${device.checksums.reason})` : device.checksums.rx === 'partial' ? 'strict' : 'full';
-  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, checksums, uid: process.getuid?.() };
+  const describe = {
+    iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, checksums, ...(iface.vlan !== 0 ? { vlan: iface.vlan } : {}),
+    uid: process.getuid?.(),
+  };
   if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}; checksums ${checksums}); Ctrl-C stops`);
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name}${iface.vlan !== 0 ? ` VLAN ${iface.vlan}` : ''} (${device.backend} ${device.mode}; checksums ${checksums}); Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
     else {

@@ -60,14 +60,16 @@ export function latestFigures(responder: RunningResponder): string {
  * Start `nicring respond --json` on the lab's nicring side; ready once it said so and the peer kernel
  * has resolved its address: a client that starts a fast stream while its kernel still waits for an
  * ARP reply loses what overflows the kernel's queue of unresolved packets, whoever answers.
+ * `untaggedPeer: false` (a responder on a VLAN the peer's plain interface is not on): ready once it said so.
  */
-export function startResponder(l: Lab, args: string[]): RunningResponder {
+export function startResponder(l: Lab, args: string[], options: { untaggedPeer?: boolean } = {}): RunningResponder {
   const agent = startInNetns(l.nicring.netns, [process.execPath, '--import', 'tsx', CLI, 'respond', '--json',
     '--iface', l.nicring.ifname, '--address', l.nicring.address, ...args]);
   const output = jsonLines(agent);
   const readyLine = new Promise<Json>((resolve) => output.onLine((line) => { if (line.event === 'ready') resolve(line); }));
   const exitedEarly = agent.result.then((last) => { throw new Error(`nicring respond exited before it was ready: ${JSON.stringify(last)}`); });
   const ready = Promise.race([readyLine, exitedEarly]).then(async (line) => {
+    if (options.untaggedPeer === false) return line;
     for (let attempt = 0; attempt < 5; attempt++) {
       if ((await runInAsync(l.peer.netns, ['ping', '-c', '1', '-W', '1', l.nicring.ip])).status === 0) return line;
     }
