@@ -15,7 +15,12 @@ export class StackCounters {
   ethernetVlanNotServed = 0;
   /** Untagged or priority-tagged (VLAN 0) on an interface that serves a VLAN. */
   ethernetVlanUntagged = 0;
-  /** EtherType other than ARP and IPv4. */
+  /**
+   * IPv6 frames (a peer kernel's router solicitations, MLD reports and
+   * neighbour discovery, ...): no IPv6 here yet, so counted and dropped.
+   */
+  ethernetIpv6 = 0;
+  /** EtherType other than ARP, IPv4 and IPv6. */
   ethernetUnknownType = 0;
 
   // ARP

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { Loop, type Clock, type LoopOptions, type TimerCallback } from '../loop';
 import type { Device, FrameHandler, LinkState } from '../phy/device';
 import {
-  ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, ethernetField, macToString, parseMac,
+  ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethernetField, macToString, parseMac,
 } from '../wire/ethernet';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4';
 import { Ipv4Addressing } from './address';
@@ -376,6 +376,8 @@ export class Interface extends EventEmitter {
         this.ipv4.input(memory, link.bytes, offset + headerLength, length - headerLength, token, offset, linkMulticast);
       } else if (etherType === ETHERTYPE_ARP) {
         this.neighbors.input(memory, offset + headerLength, length - headerLength, token, offset, this.loop.nowMs());
+      } else if (etherType === ETHERTYPE_IPV6) {
+        stats.ethernetIpv6++;
       } else {
         stats.ethernetUnknownType++;
       }

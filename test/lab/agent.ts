@@ -209,7 +209,7 @@ async function jobCloseInCallback(args: Args): Promise<void> {
   done({ frames, closed: device.closed, dataViewThrows, byteRead: String(device.bytes[0]) });
 }
 
-/** Open ports on several queues at once; report which opened and what each received. */
+/** Open ports on several queues at once; report which opened and how many UDP datagrams each received (the peer's own IPv6 aside). */
 async function jobQueues(args: Args): Promise<void> {
   const queues = args.queues.split(',').map(Number);
   const results: { queue: number; opened: boolean; code?: string; message?: string; frames: number }[] = [];
@@ -220,7 +220,9 @@ async function jobQueues(args: Args): Promise<void> {
       const device = open(args.iface, { backend: 'xdp', xdpMode: args.mode as 'native' | 'generic', queue });
       const entry = { queue, opened: true, frames: 0 };
       results.push(entry);
-      const loop = new Loop(device, () => { entry.frames++; });
+      const loop = new Loop(device, (offset, length) => {
+        if (udpPayloadOffset(device.memory, offset, length) >= 0) entry.frames++;
+      });
       loop.start();
       loops.push(loop);
       devices.push(device);

@@ -102,7 +102,7 @@ print(replies)
 `;
 }
 
-describe('a peer with its kernel default offloads (partial UDP checksums on veth)', function () {
+describe('a peer with its kernel defaults: checksum offload on (partial UDP checksums on veth), IPv6 on', function () {
   this.timeout(600000);
   const { lab } = useLab({ name: labName('c'), staticNeighbor: false });
   let directory = '';
@@ -176,6 +176,18 @@ describe('a peer with its kernel default offloads (partial UDP checksums on veth
     }
   });
 
+  it("holds an IPv6 link-local on the peer's side only; the peer's IPv6 reaches nicring, counted as ethernetIpv6, none answered", async () => {
+    const l = lab();
+    assert.match(execIn(l.peer.netns, ['ip', '-6', 'addr', 'show', 'dev', l.peer.ifname]), /inet6 fe80::/);
+    assert.equal(execIn(l.nicring.netns, ['ip', '-6', 'addr', 'show', 'dev', l.nicring.ifname]).trim(), '');
+    const before = latestDrops(responder as RunningResponder).ethernetIpv6 ?? 0;
+    // Echo requests to all nodes (ff02::1): multicast frames nicring takes in and cannot answer.
+    const ping = await runInAsync(l.peer.netns, ['ping', '-6', '-c', '3', '-i', '0.2', '-W', '1', `ff02::1%${l.peer.ifname}`]);
+    assert.doesNotMatch(ping.stdout, new RegExp(`from ${linkLocalOf(l.nicring.mac)}%`), ping.stdout);
+    await sleep(1500);
+    assert.ok((latestDrops(responder as RunningResponder).ethernetIpv6 ?? 0) - before >= 3, JSON.stringify(latestDrops(responder as RunningResponder)));
+  });
+
   it('counted the partial checksums as traffic, never as drops: one per datagram from the peer\'s kernel', async () => {
     const final = await (responder as RunningResponder).stop();
     responder = null;
@@ -183,11 +195,21 @@ describe('a peer with its kernel default offloads (partial UDP checksums on veth
     // happens to equal the pseudo-header sum (about 1 in 65,535: those verify in full).
     const partial = final.udpChecksumPartial as number;
     assert.ok(partial >= 99_900 && partial <= 100_000, `udpChecksumPartial ${partial}`);
-    assert.deepEqual(final.drops, { udpBadChecksum: 50 });
+    // The peer's own IPv6 (router solicitations, MLD, the pings above) is dropped and counted too.
+    const { ethernetIpv6, ...drops } = final.drops as Record<string, number>;
+    assert.deepEqual(drops, { udpBadChecksum: 50 });
+    assert.ok(ethernetIpv6 >= 3, `ethernetIpv6 ${ethernetIpv6}`);
     assert.equal(final.requests, 100_000 + 20 + 5000);
     assert.equal(final.replies, final.requests);
   });
 });
+
+/** The IPv6 link-local address a kernel would give `mac` (modified EUI-64), as ping prints it. */
+function linkLocalOf(mac: string): string {
+  const b = mac.split(':').map((part) => parseInt(part, 16));
+  const word = (high: number, low: number): string => ((high << 8) | low).toString(16);
+  return `fe80::${word(b[0] ^ 0x02, b[1])}:${word(b[2], 0xff)}:${word(0xfe, b[3])}:${word(b[4], b[5])}`;
+}
 
 /** The drop counters on the responder's latest line. */
 function latestDrops(responder: RunningResponder): Record<string, number> {

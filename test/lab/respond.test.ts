@@ -153,7 +153,9 @@ describe('nicring respond and nicring gen in the lab', function () {
         assert.equal(final.requests, count + 12);
         assert.equal(final.replies, count);
         assert.equal(final.requestsDropped, 12);
-        assert.deepEqual(final.drops, { handlerDeclined: 12 });
+        // The peer's kernel keeps IPv6 on: what it sends of its own (router solicitations, MLD) is counted apart.
+        const { ethernetIpv6: _ipv6, ...drops } = final.drops as Record<string, number>;
+        assert.deepEqual(drops, { handlerDeclined: 12 });
       } finally {
         responder.agent.stop('SIGKILL');
       }

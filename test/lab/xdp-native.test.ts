@@ -39,9 +39,9 @@ function makeLab(): void {
   run(['ip', 'link', 'add', NICRING_IFNAME, 'numtxqueues', '2', 'numrxqueues', '2', 'netns', NICRING_NETNS,
     'type', 'veth', 'peer', 'name', PEER_IFNAME, 'numtxqueues', '2', 'numrxqueues', '2', 'netns', PEER_NETNS]);
   run(['ip', '-n', PEER_NETNS, 'addr', 'add', PEER_ADDRESS, 'dev', PEER_IFNAME]);
+  // nicring's side holds no address, IPv6 link-local included; the peer keeps its kernel's defaults.
+  run(['ip', 'netns', 'exec', NICRING_NETNS, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
   for (const [netns, ifname] of [[NICRING_NETNS, NICRING_IFNAME], [PEER_NETNS, PEER_IFNAME]]) {
-    // Keep IPv6 neighbour discovery out of the rings.
-    run(['ip', 'netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     run(['ip', '-n', netns, 'link', 'set', ifname, 'up']);
     run(['ip', '-n', netns, 'link', 'set', 'lo', 'up']);
   }
