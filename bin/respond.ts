@@ -41,7 +41,7 @@ const GC_TIMES_KEPT = 10;
 const TRAFFIC_COUNTERS = new Set([
   'framesReceived', 'framesSent', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent',
   'arpEntriesExpired', 'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
-  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpChecksumPartial', 'udpSent',
+  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported',
   'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
 ]);
 

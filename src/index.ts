@@ -167,7 +167,7 @@ export type { UdpDatagram } from './iface/udp';
 export type { LinkState } from './phy/device';
 export { CaptureDevice, captureDevice } from './phy/capture';
 export type { CaptureOptions } from './phy/capture';
-export { UdpSocket, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
+export { UdpSocket, UdpSocketError, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
 export type { UdpMessageListener, UdpRequestHandler } from './socket/udp';
 export * as udp from './socket/udp';
 

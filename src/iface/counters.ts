@@ -125,11 +125,13 @@ export class StackCounters {
    * such frames may come). Traffic, not a drop.
    */
   udpChecksumPartial = 0;
-  /** No socket on the port (answered with port unreachable). */
+  /** No socket on the port, or one connected to another peer (answered with port unreachable). */
   udpNoSocket = 0;
   /** Broadcast to a port with no socket (dropped silently). */
   udpBroadcastNoSocket = 0;
   udpSent = 0;
+  /** Hard ICMP errors (port unreachable, ...) reported to the socket connected to the peer they came about. */
+  udpIcmpErrorsReported = 0;
   /** Replies sent from the request's own buffer. */
   udpRepliesInPlace = 0;
 

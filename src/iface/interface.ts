@@ -158,6 +158,7 @@ export class Interface extends EventEmitter {
     this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity, now);
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;
+    this.icmp.udp = this.udp;
   }
 
   /** Our address, dotted. */

@@ -5,7 +5,10 @@
 // Checksums are verified on receive (a zero checksum means none was sent;
 // a partial one, from a same-host sender, is accepted where the device says
 // it may come: see transport-checksum.ts) and always sent in full. Endpoints
-// live in a table indexed by port, so demultiplexing is one array load.
+// live in a table indexed by port, so demultiplexing is one array load. An
+// endpoint connected to one peer (as connect(2) does) takes datagrams from
+// that peer only, and hears of the hard ICMP errors about its datagrams to
+// it (RFC 1122 4.1.3.3, as Linux reports them: see icmp-error.ts).
 
 import { IPV4_HEADER_LEN, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
 import { UDP_HEADER_LEN, UdpPacket, UdpRepr, udpField } from '../wire/udp';
@@ -13,7 +16,8 @@ import type { Ipv4Addressing } from './address';
 import { ipv4PseudoHeaderSumAt, packetChecksumSum } from '../wire/checksum';
 import type { StackCounters } from './counters';
 import { CHECKSUM_GOOD, CHECKSUM_PARTIAL, type TransportChecksums } from './transport-checksum';
-import type { IcmpLayer } from './icmp';
+import type { IcmpLayer, TransportErrorInput } from './icmp';
+import { icmpErrorMeaning } from './icmp-error';
 import type { Ipv4Datagram, TransportInput } from './ipv4-input';
 import { type Ipv4Identification, type Ipv4Output, turnAroundIpv4Header } from './ipv4-output';
 import type { Link } from './link';
@@ -70,6 +74,12 @@ export interface UdpEndpoint {
   deliver(datagram: UdpDatagram): void;
   /** The interface is closing: the endpoint is unbound. */
   interfaceClosed(): void;
+  /**
+   * A hard ICMP error came back about a datagram the endpoint, connected,
+   * sent to its peer: `code` is the errno name (ECONNREFUSED for port
+   * unreachable). Optional.
+   */
+  icmpError?(code: string, remoteAddress: number, remotePort: number): void;
 }
 
 /** Error for a port already bound. */
@@ -84,7 +94,7 @@ export class AddressInUseError extends Error {
 }
 
 /** The UDP layer of one interface. */
-export class UdpLayer implements TransportInput {
+export class UdpLayer implements TransportInput, TransportErrorInput {
   private readonly link: Link;
   private readonly output: Ipv4Output;
   private readonly identification: Ipv4Identification;
@@ -96,6 +106,9 @@ export class UdpLayer implements TransportInput {
   private readonly scratchBytes: Uint8Array;
   private readonly onSend: () => void;
   private readonly endpoints: (UdpEndpoint | null)[] = new Array<UdpEndpoint | null>(PORT_COUNT).fill(null);
+  /** Per local port: the peer its endpoint is connected to (port 0: not connected). */
+  private readonly connectedAddresses = new Uint32Array(PORT_COUNT);
+  private readonly connectedPorts = new Uint16Array(PORT_COUNT);
   private readonly packet = new UdpPacket();
   private readonly repr = new UdpRepr();
   private readonly datagram = new UdpDatagram();
@@ -134,9 +147,37 @@ export class UdpLayer implements TransportInput {
     return port;
   }
 
-  /** Unbind `endpoint` from `port`. */
+  /** Unbind `endpoint` from `port` (and forget its peer). */
   unbind(port: number, endpoint: UdpEndpoint): void {
-    if (this.endpoints[port] === endpoint) this.endpoints[port] = null;
+    if (this.endpoints[port] !== endpoint) return;
+    this.endpoints[port] = null;
+    this.connectedPorts[port] = 0;
+  }
+
+  /**
+   * Connect the endpoint bound to `port` to `remoteAddress`:`remotePort`:
+   * from then on it takes datagrams from that peer only (others are
+   * answered as for a closed port), and hears of errors about its own.
+   */
+  connect(port: number, endpoint: UdpEndpoint, remoteAddress: number, remotePort: number): void {
+    if (this.endpoints[port] !== endpoint) return;
+    this.connectedAddresses[port] = remoteAddress;
+    this.connectedPorts[port] = remotePort;
+  }
+
+  /** Take datagrams from anyone on `port` again. */
+  disconnect(port: number, endpoint: UdpEndpoint): void {
+    if (this.endpoints[port] === endpoint) this.connectedPorts[port] = 0;
+  }
+
+  /** An ICMP error quotes a datagram from our `localPort` to `remoteAddress`:`remotePort`: tell the endpoint connected to that peer, if the error is hard. */
+  icmpError(remoteAddress: number, localPort: number, remotePort: number, type: number, code: number): void {
+    const endpoint = this.endpoints[localPort];
+    if (endpoint === null || this.connectedPorts[localPort] !== remotePort || this.connectedAddresses[localPort] !== remoteAddress) return;
+    const meaning = icmpErrorMeaning(type, code);
+    if (meaning === null || !meaning.hard || endpoint.icmpError === undefined) return;
+    this.counters.udpIcmpErrorsReported++;
+    endpoint.icmpError(meaning.code, remoteAddress, remotePort);
   }
 
   /** Tell every endpoint the interface is closing, and unbind them all. */
@@ -146,6 +187,7 @@ export class UdpLayer implements TransportInput {
       const endpoint = endpoints[port];
       if (endpoint === null) continue;
       endpoints[port] = null;
+      this.connectedPorts[port] = 0;
       endpoint.interfaceClosed();
     }
   }
@@ -176,7 +218,8 @@ export class UdpLayer implements TransportInput {
     }
     const port = packet.destinationPort;
     const endpoint = this.endpoints[port];
-    if (endpoint === null) {
+    const connectedPort = this.connectedPorts[port];
+    if (endpoint === null || (connectedPort !== 0 && (connectedPort !== packet.sourcePort || this.connectedAddresses[port] !== datagram.source))) {
       if (datagram.toBroadcast) counters.udpBroadcastNoSocket++;
       else {
         counters.udpNoSocket++;

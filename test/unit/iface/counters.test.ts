@@ -14,7 +14,7 @@ const ACTIVITY = new Set([
   'framesReceived', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent', 'arpEntriesExpired',
   'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
   'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent',
-  'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpRepliesInPlace', 'framesSent', 'linkDown', 'linkUp', 'linkAbsent',
+  'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported', 'udpRepliesInPlace', 'framesSent', 'linkDown', 'linkUp', 'linkAbsent',
 ]);
 const DROP_REASONS = Object.keys(new StackCounters()).filter((name) => !ACTIVITY.has(name));
 
