@@ -1,7 +1,8 @@
 // One host interface bound to a device: our MAC, IPv4 address and prefix,
-// an optional gateway, optionally one 802.1Q VLAN. It owns the loop that drives the device, demultiplexes
-// received frames (ARP, IPv4; anything else counted and dropped), and holds
-// the layers: neighbor cache, IPv4 in and out with reassembly, ICMP, UDP.
+// an optional gateway, optionally one 802.1Q VLAN. It owns the loop that
+// drives the device, demultiplexes received frames (ARP, IPv4; IPv6 and
+// anything else counted and dropped), and holds the layers: neighbor cache,
+// IPv4 in and out with reassembly, ICMP, UDP.
 //
 // It also watches the link: the device's state is polled on a loop timer,
 // and a change is counted and emitted as a 'link' event. While the link is
