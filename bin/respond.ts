@@ -7,8 +7,8 @@ import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import { captureDevice } from '../src/phy/capture';
 import type { Device } from '../src/phy/device';
-import { Responder, echoHandler, loadHandlerModule, type ResponderHandler } from '../src/service/responder';
-import { UsageError, parseArgs, type OptionSpecs } from './args';
+import { Responder, echoHandler, loadHandlerModule, setupHandler, type LoadedHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
 import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
@@ -20,7 +20,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
-  handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
+  handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   pcap: { kind: 'string', help: 'write every frame in and out to this pcap file', meta: 'FILE' },
@@ -67,29 +67,51 @@ function dropPrivileges(name: string): void {
   process.setuid?.(uid);
 }
 
+/** The value of `--handler` in `argv` before it is parsed (the module's options must be known to parse the rest). */
+function handlerArgument(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--handler') return argv[i + 1];
+    if (arg.startsWith('--handler=')) return arg.slice('--handler='.length);
+    const spec = RESPOND_OPTIONS[arg.slice(2)];
+    if (arg.startsWith('--') && spec !== undefined && spec.kind !== 'boolean') i++;
+  }
+  return undefined;
+}
+
+/** Load the `--handler` module and check that its options do not clash with the command's. */
+function loadHandler(argument: string): LoadedHandlerModule {
+  const file = path.resolve(argument);
+  let loaded: LoadedHandlerModule;
+  try {
+    loaded = loadHandlerModule(file);
+  } catch (error) {
+    throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
+  }
+  for (const name in loaded.options) {
+    if (RESPOND_OPTIONS[name] !== undefined) throw new UsageError(`--handler ${file}: its option --${name} clashes with nicring respond's own --${name}`);
+  }
+  return loaded;
+}
+
 export async function commandRespond(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, RESPOND_OPTIONS);
+  const handlerFile = handlerArgument(argv);
+  const module = handlerFile === undefined ? undefined : loadHandler(handlerFile);
+  const { options } = parseArgs(argv, module === undefined ? RESPOND_OPTIONS : { ...RESPOND_OPTIONS, ...module.options });
   if (options.help) {
-    console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
-      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+    let text = helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...');
+    if (module !== undefined && Object.keys(module.options).length > 0) text += `\n\nOptions of ${path.basename(module.file)}:\n${formatOptions(module.options)}`;
+    console.log(text);
     return 0;
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
-  if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
-  let handler: ResponderHandler = echoHandler;
-  let allowLargerReplies = false;
-  let service = 'echo';
-  if (options.handler !== undefined) {
-    const file = path.resolve(options.handler as string);
-    try {
-      ({ handler, allowLargerReplies } = loadHandlerModule(file));
-    } catch (error) {
-      throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
-    }
-    service = path.basename(file);
-  }
+  if (module !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
+  const service = module === undefined ? 'echo' : path.basename(module.file);
+  const handlerOptions: ParsedOptions = {};
+  if (module !== undefined) for (const name in module.options) handlerOptions[name] = options[name];
   if (options.user !== undefined) lookupUser(options.user as string);
   requireRoot('nicring respond');
 
@@ -106,7 +128,16 @@ export async function commandRespond(argv: string[]): Promise<number> {
     device.close();
     throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
   }
-  const responder = new Responder(iface, { ports, handler, allowLargerReplies });
+  let handler: ResponderHandler = echoHandler;
+  if (module !== undefined) {
+    try {
+      handler = await setupHandler(module, { options: handlerOptions, iface, queue: (options.queue as number | undefined) ?? 0 });
+    } catch (error) {
+      iface.close();
+      throw new UsageError(`--handler ${module.file}: ${(error as Error).message}`);
+    }
+  }
+  const responder = new Responder(iface, { ports, handler, allowLargerReplies: module?.allowLargerReplies === true });
   iface.start();
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
@@ -159,6 +190,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       replyPps: Math.round((counters.replies - last.replies) / seconds),
       drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
       kernel: deviceStats.kernel, loop: iface.loop.counters,
+      ...(responder.handlerCounters === null ? {} : { handler: responder.handlerCounters }),
     };
     last.ms = now;
     last.rx = deviceStats.rxFrames;
