@@ -7,9 +7,10 @@ import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import { captureDevice } from '../src/phy/capture';
 import type { Device } from '../src/phy/device';
-import { Responder, echoHandler, loadHandlerModule, setupHandler, type LoadedHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { MetricsServer } from '../src/service/metrics';
+import { Responder, echoHandler, loadHandlerModule, responderCounterGroups, setupHandler, type LoadedHandlerModule, type ResponderHandler } from '../src/service/responder';
 import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
-import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
+import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, untilStopped } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
@@ -27,6 +28,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
   json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
+  metrics: { kind: 'string', help: 'serve every counter in the Prometheus text format at http://HOST:PORT/metrics (see docs/metrics.md)', meta: 'HOST:PORT' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
@@ -112,6 +114,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const service = module === undefined ? 'echo' : path.basename(module.file);
   const handlerOptions: ParsedOptions = {};
   if (module !== undefined) for (const name in module.options) handlerOptions[name] = options[name];
+  const metricsTarget = options.metrics === undefined ? undefined : parseTarget(options.metrics as string, '--metrics');
   if (options.user !== undefined) lookupUser(options.user as string);
   requireRoot('nicring respond');
 
@@ -154,11 +157,30 @@ export async function commandRespond(argv: string[]): Promise<number> {
     for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(responder.counters.requests);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
+
+  // Every counter, by group: the JSON lines and the metrics are both made from these objects.
+  const readCounters = () => ({ ...responderCounterGroups(responder), gc: { events: gcEvents, eventsAfterWarmup: gcEventsWarm } });
+  let metrics: MetricsServer | undefined;
+  if (metricsTarget !== undefined) {
+    try {
+      metrics = await MetricsServer.start({
+        host: metricsTarget.address, port: metricsTarget.port, read: readCounters,
+        info: { iface: device.name, backend: device.backend, mode: device.mode, service },
+      });
+    } catch (error) {
+      gcObserver.disconnect();
+      iface.close();
+      throw new UsageError(`--metrics ${metricsTarget.address}:${metricsTarget.port}: ${(error as Error).message}`);
+    }
+  }
+
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
+  const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); `
+    + `${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
     else {
@@ -172,8 +194,9 @@ export async function commandRespond(argv: string[]): Promise<number> {
   // Once a second: it reads the responder's counters in place and builds only the line it prints, to keep the service's garbage small.
   const snapshot = (event: string): void => {
     const now = performance.now();
-    const deviceStats = device.stats();
-    const stack = iface.counters() as unknown as Record<string, number>;
+    const read = readCounters();
+    const deviceStats = read.device;
+    const stack = read.stack as unknown as Record<string, number>;
     const counters = responder.counters;
     const seconds = Math.max(1e-3, (now - last.ms) / 1000);
     const drops: Record<string, number> = {};
@@ -189,8 +212,8 @@ export async function commandRespond(argv: string[]): Promise<number> {
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
       drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
-      kernel: deviceStats.kernel, loop: iface.loop.counters,
-      ...(responder.handlerCounters === null ? {} : { handler: responder.handlerCounters }),
+      kernel: read.kernel, loop: read.loop,
+      ...(read.handler === null ? {} : { handler: read.handler }),
     };
     last.ms = now;
     last.rx = deviceStats.rxFrames;
@@ -218,6 +241,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       + `${gcEvents} GC events, ${gcEventsWarm} after the first ${WARMUP_REQUESTS} requests`);
   }
   gcObserver.disconnect();
+  await metrics?.close();
   iface.close();
   return 0;
 }

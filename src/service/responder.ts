@@ -255,3 +255,17 @@ export async function setupHandler(module: LoadedHandlerModule, context: Handler
   if (handler === undefined) throw new TypeError(`${module.file}: setup returned no handler and the module exports no handle`);
   return handler;
 }
+
+/**
+ * Every counter of a responder and what it runs on, by group (device, kernel,
+ * stack, responder, responderDropped, loop, handler): the one source that
+ * respond's JSON lines and its metrics are both made from.
+ */
+export function responderCounterGroups(responder: Responder) {
+  const { backend: _backend, mode: _mode, kernel, ...device } = responder.iface.device.stats();
+  const { dropped, ...requests } = responder.counters;
+  return {
+    device, kernel, stack: responder.iface.counters(), responder: requests, responderDropped: dropped,
+    loop: responder.iface.loop.counters, handler: responder.handlerCounters,
+  };
+}
