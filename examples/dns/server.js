@@ -9,8 +9,10 @@
 //   NXDOMAIN with the zone's SOA in the authority section; a delegation: a
 //   referral (AA clear, NS in authority, glue in additional); a name in no
 //   zone served: REFUSED.
-// - The question goes back as it came (same bytes, same case); names in
-//   answers are compressed against the question and each other.
+// - The question goes back as it came (same bytes, same case), and records
+//   owned by the name asked for point at it; other names are compressed
+//   against each other and against the parts of the question written in
+//   the zone's own case.
 // - The reply fits 512 bytes, or with EDNS the client's size (at least 512)
 //   up to this server's; an answer that does not fit is sent empty with
 //   TC=1. Unknown EDNS versions get BADVERS.
@@ -90,6 +92,8 @@ class DnsServer {
     this.pos = 0;
     this.limit = 0;
     this.labelCount = 0;
+    /** The node of the name asked for when it exists, else -1. */
+    this.questionNode = -1;
     /** Where the question ends, or -1 before it has been read. */
     this.questionEnd = -1;
     /** Offsets (in bytes) of the question name's length bytes, leftmost label first, and the node matching the suffix from each. */
@@ -216,26 +220,36 @@ class DnsServer {
     const generation = this.generation;
 
     // Walk the name from the root: the zone it is in, a delegation on the way, how much of it exists.
+    const original = store.labelOriginal;
     let node = 0;
     let apex = -1;
     let cut = -1;
     let matched = this.labelCount;
+    let sameCase = true;
+    this.questionNode = -1;
     for (let i = this.labelCount - 1; i >= 0; i--) {
       const at = labelAt[i];
-      const child = store.findChild(node, bytes, at + 1, bytes[at]);
+      const length = bytes[at];
+      const child = store.findChild(node, bytes, at + 1, length);
       if (child < 0 || (nodeFlags[child] & NODE_EXISTS) === 0) break;
       node = child;
       matched = i;
       suffixNode[i] = child;
-      // Compression: this suffix of the name is already in the message, in the question.
-      this.stamp[child] = generation;
-      this.writtenAt[child] = at - this.base;
+      // Compression: names in the answer may point at this suffix of the question, if it is written as the zone writes it.
+      const start = store.labelStart[child];
+      for (let j = 0; j < length && sameCase; j++) sameCase = bytes[at + 1 + j] === original[start + j];
+      if (sameCase) {
+        this.stamp[child] = generation;
+        this.writtenAt[child] = at - this.base;
+      }
       if ((nodeFlags[child] & NODE_APEX) !== 0) apex = child;
       else if (apex >= 0 && store.findSet(child, TYPE.NS) >= 0) {
         cut = child;
         break;
       }
     }
+    // Records owned by the name asked for point at the question: its case, as asked (RFC 4343).
+    if (matched === 0) this.questionNode = suffixNode[0];
     if (apex < 0) return this.finish(queryFlags, RCODE.REFUSED, false, OUT_REFUSED);
     if (cut >= 0) return this.referral(queryFlags, cut);
     if (matched > 0) {
@@ -349,9 +363,14 @@ class DnsServer {
    * @param {number} owner @param {number} type @param {number} ttl @param {number} rr
    */
   writeRecord(owner, type, ttl, rr) {
-    if (!this.writeName(owner)) return false;
     const store = this.store;
     const bytes = this.bytes;
+    if (owner === this.questionNode) {
+      if (this.pos + 2 > this.limit) return false;
+      bytes[this.pos] = POINTER_BITS;
+      bytes[this.pos + 1] = HEADER_LEN;
+      this.pos += 2;
+    } else if (!this.writeName(owner)) return false;
     let pos = this.pos;
     if (pos + RR_FIXED_LEN > this.limit) return false;
     const view = this.view;

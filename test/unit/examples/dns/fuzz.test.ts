@@ -6,19 +6,8 @@ import { strict as assert } from 'node:assert';
 import { DnsServer } from '../../../../examples/dns/server';
 import { ResponseRateLimiter } from '../../../../examples/dns/rrl';
 import { FakeClock } from '../../../../src/loop';
+import { seededRandom, fuzzedQuery } from '../../../helpers/dns-fuzz';
 import { BASE, decode, dnsPacket, query, sampleStore } from './dns-test';
-
-/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   query('www.example.test', 'A'), query('Alias.EXAMPLE.test', 'A', { edns: { udpSize: 4096, dnssecOk: true } }),
@@ -29,7 +18,7 @@ const SEEDS = [
 describe('DNS example: fuzzed queries', () => {
   it('survives 100,000 fuzzed queries: FORMERR, a well-formed reply or silence, each counted, and still answers', function () {
     this.timeout(120000);
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     const server = new DnsServer(sampleStore(), { rrl: new ResponseRateLimiter({ ratePerSecond: 1e9, prefixLength: 32 }), clock: new FakeClock(0) });
     const buffer = new Uint8Array(4096);
     const view = new DataView(buffer.buffer);
@@ -38,25 +27,7 @@ describe('DNS example: fuzzed queries', () => {
     let silent = 0;
     let formErr = 0;
     for (let i = 0; i < 100_000; i++) {
-      let message: Uint8Array;
-      const kind = next();
-      if (kind < 0.1) {
-        message = new Uint8Array(Math.floor(next() * 80));
-        for (let j = 0; j < message.length; j++) message[j] = Math.floor(next() * 256);
-      } else {
-        const seed = SEEDS[Math.floor(next() * SEEDS.length)];
-        message = Uint8Array.from(seed);
-        const mutations = 1 + Math.floor(next() * 4);
-        for (let m = 0; m < mutations; m++) {
-          const what = next();
-          const at = Math.floor(next() * message.length);
-          if (what < 0.5) message[at] = Math.floor(next() * 256);
-          else if (what < 0.7) message[at] ^= 1 << Math.floor(next() * 8);
-          else if (what < 0.8) message = message.subarray(0, at);
-          else if (what < 0.9) message = Uint8Array.from([...message, ...Array.from({ length: 1 + Math.floor(next() * 8) }, () => Math.floor(next() * 256))]);
-          else if (message.length >= 12) view.setUint16(0, 0), message[4 + 2 * Math.floor(next() * 4)] = Math.floor(next() * 4);
-        }
-      }
+      const message = fuzzedQuery(next, SEEDS);
       buffer.fill(0xa5);
       buffer.set(message, BASE);
       let length: number;

@@ -125,7 +125,7 @@ describe('DNS example: answers (RFC 1034, RFC 1035)', () => {
     }
   });
 
-  it('keeps the question\'s case as asked, and matches names without regard to case', () => {
+  it('keeps the question\'s case as asked, for it and the records it owns, and matches names without regard to case', () => {
     const q = query('WwW.ExAmPlE.tEsT', 'A');
     const reply = ask(server(), q);
     assert.ok(reply !== null);
@@ -134,6 +134,9 @@ describe('DNS example: answers (RFC 1034, RFC 1035)', () => {
     assert.equal(decoded.questions?.[0].name, 'WwW.ExAmPlE.tEsT');
     assert.equal(decoded.answers?.[0].name, 'WwW.ExAmPlE.tEsT');
     assert.equal(decoded.answers?.length, 3);
+    // Names in RDATA keep the zone's case: they point only at parts of the question written the same way.
+    assert.equal((decoded.answers?.[0] as { data?: unknown } | undefined)?.data, 'web.example.test');
+    assert.equal(decoded.answers?.[1].name, 'web.example.test');
   });
 
   it('answers other opcodes with NOTIMP, and zone transfers over UDP too', () => {
