@@ -3,6 +3,8 @@
 // answering UDP queries in their own frames through the whole stack.
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Responder, loadHandlerModule, setupHandler, type CountingHandler } from '../../../../src/service/responder';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4, parseMac, writeMac } from '../../../../src/wire/ethernet';
@@ -31,6 +33,19 @@ function packet(message: Uint8Array, sourcePort = 40000, source = PEER_ADDRESS):
 }
 
 describe('DNS example over the stack (device pair)', () => {
+  it('stops at set-up with a clear message when --zone is missing, unreadable or wrong', async () => {
+    const fixture = new StackFixture({ arp: { gratuitous: false } });
+    const loaded = loadHandlerModule(MODULE);
+    const setup = (zone: string | undefined) => setupHandler(loaded, { options: { ...OPTIONS, zone }, iface: fixture.iface, queue: 0 });
+    await assert.rejects(setup(undefined), /--zone FILE is required/);
+    await assert.rejects(setup('/nonexistent/zone'), /--zone \/nonexistent\/zone: ENOENT/);
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nicring-zone-')), 'bad.zone');
+    fs.writeFileSync(bad, '$ORIGIN t.\n$TTL 5\n@ SOA a b 1 2 3 4 5\n@ NS a\nx IN SRV 0 0 53 a\n');
+    await assert.rejects(setup(bad), (error: Error) => error.message === `${bad}:5: type SRV is not supported (SOA, NS, A, AAAA, CNAME, MX, TXT are)`);
+    fs.rmSync(path.dirname(bad), { recursive: true });
+    fixture.close();
+  });
+
   it('answers queries in their frames, with correct checksums, from port 53 to the client\'s port', async () => {
     const { fixture, responder, counters } = await dnsFixture();
     const sent = fixture.exchangeIpv4(packet(query('www.example.test', 'A')), packet(query('nope.example.test', 'A', { edns: { udpSize: 4096 } }), 40001));
