@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { Interface } from '../../../src/iface/interface';
 import { FakeClock } from '../../../src/loop';
@@ -19,6 +20,18 @@ function samples(text: string): Map<string, number> {
     map.set(line.slice(0, at), Number(line.slice(at + 1)));
   }
   return map;
+}
+
+/** GET `url` without keep-alive (no client timers left running for later tests): status, content type and body. */
+function get(url: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => { body += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body }));
+    }).on('error', reject);
+  });
 }
 
 /** A responder with the DNS example over the device pair. */
@@ -52,10 +65,10 @@ describe('metrics (Prometheus text format)', () => {
       groups.stack.udpBadChecksum = 2;
       groups.device.txInFlight = 7;
       const url = `http://127.0.0.1:${metrics.address.port}/metrics`;
-      const response = await fetch(url);
+      const response = await get(url);
       assert.equal(response.status, 200);
-      assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-      const text = await response.text();
+      assert.match(response.type, /^text\/plain; version=0\.0\.4/);
+      const text = response.body;
       assert.equal(reads, readsAtStart + 1, 'read once per scrape');
       const values = samples(text);
       assert.equal(values.get('nicring_stack_udp_received_total'), 41);
@@ -66,8 +79,8 @@ describe('metrics (Prometheus text format)', () => {
       assert.match(text, /# TYPE nicring_device_tx_in_flight gauge/);
       assert.ok(values.has('process_resident_memory_bytes'));
       groups.stack.udpReceived = 50;
-      assert.equal(samples(await (await fetch(url)).text()).get('nicring_stack_udp_received_total'), 50);
-      assert.equal((await fetch(`http://127.0.0.1:${metrics.address.port}/other`)).status, 404);
+      assert.equal(samples((await get(url)).body).get('nicring_stack_udp_received_total'), 50);
+      assert.equal((await get(`http://127.0.0.1:${metrics.address.port}/other`)).status, 404);
     } finally {
       await metrics.close();
     }
