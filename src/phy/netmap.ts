@@ -49,10 +49,10 @@ const SLOT_LEN = 4;
 const SLOT_FLAGS = 6;
 const SLOT_LEN_BYTES = 16;
 
-/** netmap_ring.dir of a TX ring. */
-const DIR_TX = 0;
+/** netmap_ring.dir of a TX ring: the kernel stores kring->tx (enum txrx: NR_RX 0, NR_TX 1). */
+const DIR_TX = 1;
 /** netmap_ring.dir of an RX ring. */
-const DIR_RX = 1;
+const DIR_RX = 0;
 
 /** netmap_slot.flags: buf_idx changed since the kernel last saw the slot. */
 export const NS_BUF_CHANGED = 0x1;

@@ -180,7 +180,7 @@ export class FakeNetmap implements NetmapPort {
         m.setUint32(offset + RING_NUM_SLOTS, slots, true);
         m.setUint32(offset + RING_NR_BUF_SIZE, this.bufferSize, true);
         m.setUint16(offset + RING_RINGID, i, true);
-        m.setUint16(offset + RING_DIR, direction === 'tx' ? 0 : 1, true);
+        m.setUint16(offset + RING_DIR, direction === 'tx' ? 1 : 0, true);
         m.setUint32(offset + RING_HEAD, 0, true);
         m.setUint32(offset + RING_CUR, 0, true);
         m.setUint32(offset + RING_TAIL, ring.hwtail, true);

@@ -50,7 +50,7 @@ describe('netmap device over a fake netmap region', () => {
 
     it('refuses a region whose rings are not where ring_ofs[] says', () => {
       const fake = new FakeNetmap();
-      new DataView(fake.memory).setUint16(fake.rx[0].offset + 18, 0, true); // dir: tx
+      new DataView(fake.memory).setUint16(fake.rx[0].offset + 18, 1, true); // dir: tx
       assert.throws(() => new NetmapDevice(fake, { name: 'fake0', macAddress: MAC }), /not a RX ring/);
     });
   });

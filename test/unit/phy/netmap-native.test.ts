@@ -90,7 +90,7 @@ static int do_register(void *arg) {
     put64(NIFP + 56 + 8 * k, bound[k] ? (int64_t)(r - NIFP) : 0);
     put64(r + 0, (int64_t)BUFFERS - (int64_t)r);
     put32(r + 8, SLOTS); put32(r + 12, BUF_SIZE);
-    put16(r + 16, i); put16(r + 18, k < TABLE ? 0 : 1);
+    put16(r + 16, i); put16(r + 18, k < TABLE ? 1 : 0);
     put32(r + 20, 0); put32(r + 24, 0); put32(r + 28, k < TABLE ? SLOTS - 1 : 0);
     for (int s = 0; s < SLOTS; s++) put32(r + 256 + 16 * s, 2 + k * SLOTS + s);
     hwcur[k] = 0;
