@@ -77,8 +77,8 @@ function pseudoHeaderSum(frame: Uint8Array): number {
 }
 
 /** Proxies `device`, recording for every reply in place which buffers the RX and TX slots held. */
-function watchReplies(device: NetmapDevice): { device: Device; replies: { rxBuffer: number; rxSlotAfter: number; txSlot: number }[] } {
-  const replies: { rxBuffer: number; rxSlotAfter: number; txSlot: number }[] = [];
+function watchReplies(device: NetmapDevice): { device: Device; replies: { rxSlot: number; rxBuffer: number; rxSlotAfter: number; txSlot: number }[] } {
+  const replies: { rxSlot: number; rxBuffer: number; rxSlotAfter: number; txSlot: number }[] = [];
   const [rxRing] = device.ringOffsets().rx;
   const [txRing] = device.ringOffsets().tx;
   const slots = ringHeader(device, txRing).numSlots;
@@ -98,7 +98,7 @@ function watchReplies(device: NetmapDevice): { device: Device; replies: { rxBuff
           if (!target.replyInPlace(token, length)) return false;
           let txSlot = -1;
           for (let i = 0; i < slots && txSlot < 0; i++) if (ringSlot(target, txRing, i).bufIdx === rxBuffer) txSlot = i;
-          replies.push({ rxBuffer, rxSlotAfter: ringSlot(target, rxRing, token).bufIdx, txSlot });
+          replies.push({ rxSlot: token, rxBuffer, rxSlotAfter: ringSlot(target, rxRing, token).bufIdx, txSlot });
           return true;
         };
       }
@@ -207,7 +207,8 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
         for (const reply of replies) {
           assert.notEqual(reply.txSlot, -1, `buffer ${reply.rxBuffer} sits in a TX slot: the reply was not copied`);
           assert.notEqual(reply.rxSlotAfter, reply.rxBuffer, 'the RX slot holds another buffer now');
-          assert.equal(ringSlot(device, txRing, reply.txSlot).flags & NS_BUF_CHANGED, 0, 'the kernel took the new buffer (NS_BUF_CHANGED cleared)');
+          assert.equal(ringSlot(device, txRing, reply.txSlot).flags & NS_BUF_CHANGED, 0, 'the kernel sent the slot and cleared NS_BUF_CHANGED');
+          assert.equal(ringSlot(device, device.ringOffsets().rx[0], reply.rxSlot).flags & NS_BUF_CHANGED, 0, 'the kernel took the RX slot back and cleared NS_BUF_CHANGED');
         }
         assert.equal(peerNeighbor(nm0())?.mac, device.macAddress);
         const counters = iface.counters();
@@ -230,6 +231,21 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
         (error: Error & { code?: string }) => error.code === 'EINVAL' && /nmv0 has 1 ring pair \(netmap:nmv0-0\): there is no ring 1/.test(error.message));
     });
 
+    it('/R binds the RX rings only, /T the TX rings only; netmap:IF^0 is the host ring pair, ^1 one the veth lacks', () => {
+      const bound = (name: string): number[][] => {
+        const device = openNetmapDevice(name);
+        const { rx, tx } = device.ringOffsets();
+        const ids = [rx.map((ring) => ringHeader(device, ring).ringid), tx.map((ring) => ringHeader(device, ring).ringid)];
+        device.close();
+        return ids;
+      };
+      assert.deepEqual(bound(`netmap:${nm0().ifname}/R`), [[0], []]);
+      assert.deepEqual(bound(`netmap:${nm0().ifname}/T`), [[], [0]]);
+      assert.deepEqual(bound(`netmap:${nm0().ifname}^0`), [[1], [1]]);
+      assert.throws(() => openNetmapDevice(`netmap:${nm0().ifname}^1`),
+        (error: Error & { code?: string }) => error.code === 'EINVAL' && /one host ring pair .*there is no host ring 1/.test(error.message));
+    });
+
     it("IF* binds the NIC and host ring pairs: the host stack's ARP request arrives on the host RX ring, the peer's ping on the NIC RX ring", async () => {
       const hostIp = '198.18.10.3';
       const device = openNetmapDevice(`netmap:${nm0().ifname}*`);
@@ -249,8 +265,29 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
         const [nicRx, hostRx] = rx;
         assert.deepEqual(frames.map((frame) => [fromHost(frame.bytes) ? 'host ARP' : 'peer ICMP', frame.ringOffset === hostRx ? 'host ring' : frame.ringOffset === nicRx ? 'NIC ring' : '?']).sort(),
           [['host ARP', 'host ring'], ['peer ICMP', 'NIC ring']]);
+
+        // The host stack's UDP leaves its checksum to the device (tx checksum offload, on by default):
+        // netmap drops such frames on their way to the host ring, unless the offload is off on this interface.
+        run(['ip', 'neigh', 'replace', nm0().peerIp, 'lladdr', nm0().peerMac, 'dev', nm0().ifname, 'nud', 'permanent']);
+        tryRun(['ping', '-n', '-q', '-c', '1', '-W', '1', nm0().peerIp]);
+        const hostPing = await receiveFrames(device, (bytes) => etherType(bytes) === ETHERTYPE_IPV4 && bytes[23] === 1 && bytes.slice(26, 30).join('.') === hostIp, 1);
+        assert.equal(hostPing[0]?.ringOffset, hostRx, "the host stack's echo request, on the host ring");
+        const hostUdp = (): void => { run(['python3', '-c', `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'host', ('${nm0().peerIp}', 9))`]); };
+        const isHostUdp = (bytes: Uint8Array): boolean => isIpv4Udp(bytes) && bytes.slice(26, 30).join('.') === hostIp;
+        hostUdp();
+        // A frame the host stack sends after it, through a packet socket, does reach the host ring: the datagram would be ahead of it.
+        run(['python3', '-c', `import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('${nm0().ifname}', 0)); s.send(b'\\xff' * 6 + b'\\x02' * 6 + b'\\x88\\xb5' + bytes(46))`]);
+        const withOffload = await receiveFrames(device, (bytes) => isHostUdp(bytes) || isTestFrame(bytes), 1);
+        assert.deepEqual(withOffload.map((frame) => (isHostUdp(frame.bytes) ? 'UDP' : 'marker')), ['marker'], 'tx checksum offload on: the datagram never reaches the host ring');
+        assert.equal(withOffload[0].ringOffset, hostRx);
+        run(['ethtool', '-K', nm0().ifname, 'tx', 'off']);
+        hostUdp();
+        const withoutOffload = await receiveFrames(device, isHostUdp, 1);
+        assert.equal(withoutOffload[0]?.ringOffset, hostRx, 'tx checksum offload off: the datagram arrives on the host ring');
       } finally {
+        run(['ethtool', '-K', nm0().ifname, 'tx', 'on']);
         unpinNeighbor(nm0(), hostIp);
+        run(['ip', 'neigh', 'flush', 'dev', nm0().ifname]);
         run(['ip', 'addr', 'flush', 'dev', nm0().ifname]);
         device.close();
       }
@@ -378,6 +415,24 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
       run(['sh', '-c', 'echo 2048 > /sys/module/netmap/parameters/buf_size']);
       run(['ip', 'link', 'set', 'dev', nm0().ifname, 'mtu', '1500']);
       openNetmapDevice(nm0().ifname).close();
+    });
+
+    it('at an MTU equal to the buffer size it opens, and a full frame (14 bytes more) comes in two slots, which nicring drops and counts', async () => {
+      run(['ip', 'link', 'set', 'dev', nm0().ifname, 'mtu', '2048']);
+      inPeer(['ip', 'link', 'set', 'dev', nm0().peerIfname, 'mtu', '2048']);
+      const device = openNetmapDevice(nm0().ifname);
+      try {
+        pinNeighbor(nm0());
+        inPeer(['python3', '-c', `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(bytes(2020), ('${nm0().ip}', ${ECHO_PORT})); s.sendto(bytes(20), ('${nm0().ip}', ${ECHO_PORT}))`]);
+        const [datagram] = await receiveFrames(device, isIpv4Udp, 1);
+        assert.equal(datagram?.bytes.length, 62, 'the small datagram, after the big one');
+        assert.equal(device.stats().rxDropped, 1, 'the 2062-byte frame, spread over two slots (NS_MOREFRAG)');
+      } finally {
+        unpinNeighbor(nm0());
+        device.close();
+        inPeer(['ip', 'link', 'set', 'dev', nm0().peerIfname, 'mtu', '1500']);
+        run(['ip', 'link', 'set', 'dev', nm0().ifname, 'mtu', '1500']);
+      }
     });
 
     it("nicring respond with backend 'auto' falls back to AF_XDP, says so in its ready event and with one warning on stderr, and answers", async () => {
