@@ -10,7 +10,7 @@ import type { Device } from '../src/phy/device';
 import { MetricsServer } from '../src/service/metrics';
 import { Responder, echoHandler, loadHandlerModule, responderCounterGroups, setupHandler, type LoadedHandlerModule, type ResponderHandler } from '../src/service/responder';
 import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
-import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, untilStopped } from './common';
+import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
@@ -119,6 +119,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   requireRoot('nicring respond');
 
   let device: Device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   if (options.pcap !== undefined) device = captureDevice(device, path.resolve(options.pcap as string));
   let iface: Interface;
   try {
@@ -178,7 +179,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const live = new LiveLine(json);
   const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
   const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback: device.fallback ?? null, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
   else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); `
     + `${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
   iface.on('link', (state: string) => {
