@@ -14,31 +14,35 @@ import { execIn } from '../../src/lab';
 import { labName, useLab } from './harness';
 import { type RunningResponder, latestFigures, runClient, runInAsync, sleep, startResponder, udpErrors } from './respond-harness';
 
-/** Start tcpdump in `netns`; resolves once it listens. */
-async function startTcpdump(netns: string, ifname: string, file: string, filter: string): Promise<ChildProcess> {
-  const tcpdump = spawn('ip', ['netns', 'exec', netns, 'tcpdump', '-i', ifname, '-U', '-n', '-s', '0', '-B', '65536', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let said = '';
-  tcpdump.stderr?.on('data', (chunk: Buffer) => { said += chunk.toString(); });
-  for (let i = 0; i < 100 && !/listening on/.test(said); i++) await sleep(100);
-  assert.match(said, /listening on/, `tcpdump did not start: ${said}`);
-  return tcpdump;
+/** A tcpdump run: its process, and all it said on stderr so far (its counts at the end). */
+interface Tcpdump {
+  child: ChildProcess;
+  /** Resolves once it has exited and its output has been read to the end. */
+  closed: Promise<void>;
+  said(): string;
 }
 
-/** Stop tcpdump once `file` has stopped growing (it still reads its ring), and wait for it; returns what it said (its counts). */
-async function stopTcpdump(tcpdump: ChildProcess, file: string): Promise<string> {
-  let size = -1;
-  for (let i = 0; i < 100; i++) {
-    const now = fs.existsSync(file) ? fs.statSync(file).size : 0;
-    if (now === size) break;
-    size = now;
-    await sleep(300);
-  }
+/** Start tcpdump in `netns`, to stop by itself after `count` packets; resolves once it listens. */
+async function startTcpdump(netns: string, ifname: string, file: string, filter: string, count: number): Promise<Tcpdump> {
+  const child = spawn('ip', ['netns', 'exec', netns, 'tcpdump', '-i', ifname, '-U', '-n', '-s', '0', '-B', '65536', '-c', String(count), '-w', file, filter],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
   let said = '';
-  tcpdump.stderr?.on('data', (chunk: Buffer) => { said += chunk.toString(); });
-  const exited = new Promise<void>((resolve) => tcpdump.once('close', () => resolve()));
-  tcpdump.kill('SIGINT');
-  await exited;
-  return said;
+  child.stderr?.on('data', (chunk: Buffer) => { said += chunk.toString(); });
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  for (let i = 0; i < 100 && !/listening on/.test(said); i++) await sleep(100);
+  assert.match(said, /listening on/, `tcpdump did not start: ${said}`);
+  return { child, closed, said: () => said };
+}
+
+/**
+ * Wait for tcpdump to end by itself (it has its count), for at most `limitMs`
+ * (it may still be reading its ring), then stop it; returns what it said (its counts).
+ */
+async function stopTcpdump(tcpdump: Tcpdump, limitMs: number): Promise<string> {
+  const timer = setTimeout(() => tcpdump.child.kill('SIGINT'), limitMs);
+  await tcpdump.closed;
+  clearTimeout(timer);
+  return tcpdump.said();
 }
 
 /** tshark's UDP checksum verdicts, with checksum verification on, for the UDP datagrams in `file`. */
@@ -132,12 +136,12 @@ describe('a peer with its kernel defaults: checksum offload on (partial UDP chec
     const l = lab();
     const count = 100_000;
     const file = path.join(directory, 'peer.pcap');
-    const tcpdump = await startTcpdump(l.peer.netns, l.peer.ifname, file, `udp and src host ${l.nicring.ip} and src port ${port}`);
+    const tcpdump = await startTcpdump(l.peer.netns, l.peer.ifname, file, `udp and src host ${l.nicring.ip} and src port ${port}`, count);
     let result: Record<string, unknown>;
     try {
       result = await runClient(l.peer.netns, 'every-size-client', { target: `${l.nicring.ip}:${port}`, count, maxSize: 1472, window: 256 });
     } finally {
-      const said = await stopTcpdump(tcpdump, file);
+      const said = await stopTcpdump(tcpdump, 30000);
       assert.match(said, /^0 packets dropped by kernel/m, said);
     }
     assert.deepEqual(result, { sent: count, sendErrors: 0, replies: count, intact: count, corrupt: 0, duplicates: 0, strangers: 0, missing: 0, smallest: 1, largest: 1472 },
