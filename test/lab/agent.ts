@@ -166,17 +166,20 @@ async function jobEcho(args: Args): Promise<void> {
 /** Open a port and hold it until killed; with idle=1 measure CPU over 2 s of an open, started loop first. */
 async function jobHold(args: Args): Promise<void> {
   const device = openPort(args);
-  const loop = new Loop(device, () => undefined);
+  let frames = 0;
+  const loop = new Loop(device, () => { frames++; });
   loop.start();
-  const idle = { cpuMs: -1, turns: -1 };
+  const idle = { cpuMs: -1, turns: -1, frames: -1 };
   if (args.idle === '1') {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const before = process.cpuUsage();
     const turnsBefore = loop.counters.turns;
+    const framesBefore = frames;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const used = process.cpuUsage(before);
     idle.cpuMs = (used.user + used.system) / 1000;
     idle.turns = loop.counters.turns - turnsBefore;
+    idle.frames = frames - framesBefore;
   }
   const terminated = untilSigterm();
   console.log('ready');

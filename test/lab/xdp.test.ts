@@ -75,7 +75,8 @@ for (const mode of ['native', 'generic'] as const) {
       hold.stop();
       const result = await hold.result;
       assert.equal(result.closed, true);
-      assert.equal(result.turns, 0, 'no loop turns without traffic');
+      // The only frames are the peer kernel's own (IPv6 router solicitations, MLD): a turn for each at most, none without.
+      assert.ok((result.turns as number) <= (result.frames as number), `${result.turns} loop turns for ${result.frames} frames`);
       assert.ok((result.cpuMs as number) < 100, `${result.cpuMs} ms of CPU in 2 s idle`);
     });
 
