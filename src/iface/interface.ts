@@ -1,7 +1,7 @@
 // One host interface bound to a device: our MAC, IPv4 address and prefix,
 // an optional gateway. It owns the loop that drives the device, demultiplexes
 // received frames (ARP, IPv4; anything else counted and dropped), and holds
-// the layers: neighbor cache, IPv4 in and out with reassembly, ICMP, UDP.
+// the layers: neighbor cache, IPv4 in and out with reassembly, ICMP, UDP, TCP.
 //
 // It also watches the link: the device's state is polled on a loop timer,
 // and a change is counted and emitted as a 'link' event. While the link is
@@ -23,6 +23,8 @@ import { Link } from './link';
 import { NeighborCache, type NeighborCacheOptions, type NeighborInfo } from './neighbor-cache';
 import { Reassembler, type ReassemblyOptions } from './reassembly';
 import { UdpLayer } from './udp';
+import { TcpLayer } from '../tcp/layer';
+import type { TcpOptions } from '../tcp/config';
 
 /** How to set up an interface. */
 export interface InterfaceOptions {
@@ -39,6 +41,8 @@ export interface InterfaceOptions {
   reassembly?: ReassemblyOptions;
   /** ICMP error rate limits. */
   icmp?: IcmpRateOptions;
+  /** TCP settings (Linux's defaults). */
+  tcp?: TcpOptions;
   /** The loop's clock (tests pass a FakeClock). */
   clock?: Clock;
   /** Batch sizes and busy polling of the loop. */
@@ -77,6 +81,7 @@ export class Interface extends EventEmitter {
   readonly reassembler: Reassembler;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
+  readonly tcp: TcpLayer;
   /** The stack's input: the loop calls it per frame; tests may call `device.receive(n, iface.frameHandler)` themselves. */
   readonly frameHandler: FrameHandler;
   private readonly stats = new StackCounters();
@@ -134,6 +139,8 @@ export class Interface extends EventEmitter {
     this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity, now);
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;
+    this.tcp = new TcpLayer(this.link, this.output, this.addressing, counters, this.loop, () => this.sent(), options.tcp);
+    this.ipv4.tcp = this.tcp;
   }
 
   /** Our address, dotted. */
@@ -189,6 +196,7 @@ export class Interface extends EventEmitter {
     if (this.pausedPoll !== null) clearTimeout(this.pausedPoll);
     this.pausedPoll = null;
     this.udp.closeAll();
+    this.tcp.closeAll();
     this.neighbors.clear();
     this.reassembler.clear();
     this.flush();

@@ -1,0 +1,169 @@
+// Segment input: a received TCP segment read in place from the frame (or
+// reassembly buffer) that carries it, into one reused record. The header
+// and options are read once here; the payload stays where it is until a
+// connection copies it into its receive buffer.
+//
+// Options are parsed as Linux does (tcp_parse_options): a malformed option
+// ends the walk, and the segment is handled with what was read before it.
+
+import { packetChecksumSum, ipv4PseudoHeaderSumAt } from '../wire/checksum';
+import { IP_PROTOCOL_TCP, ipv4Field } from '../wire/ipv4';
+import { TCP_HEADER_LEN, TCP_MAX_SACK_BLOCKS, TcpFlag, TcpOptionIterator, TcpOptionKind, TcpPacket } from '../wire/tcp';
+import type { StackCounters } from '../iface/counters';
+import type { Ipv4Datagram } from '../iface/ipv4-input';
+
+/** A received segment, parsed. Reused: valid only while it is being handled. */
+export class TcpSegment {
+  view: DataView = new DataView(new ArrayBuffer(0));
+  bytes: Uint8Array = new Uint8Array(0);
+  /** Peer's and our address (u32). */
+  remoteAddress = 0;
+  localAddress = 0;
+  remotePort = 0;
+  localPort = 0;
+  sequence = 0;
+  acknowledgment = 0;
+  /** TcpFlag bits. */
+  flags = 0;
+  /** The window field as sent (before scaling). */
+  window = 0;
+  payloadOffset = 0;
+  payloadLength = 0;
+  /** MSS option, 0 when absent. */
+  mss = 0;
+  /** Window scale option, -1 when absent. */
+  windowScale = -1;
+  sackPermitted = false;
+  hasTimestamps = false;
+  timestampValue = 0;
+  timestampEcho = 0;
+  sackCount = 0;
+  /** SACK blocks as [left, right, ...] sequence numbers. */
+  readonly sackBlocks = new Uint32Array(2 * TCP_MAX_SACK_BLOCKS);
+  /** Sent to a broadcast or multicast address. */
+  toBroadcast = false;
+
+  get syn(): boolean {
+    return (this.flags & TcpFlag.SYN) !== 0;
+  }
+  get ack(): boolean {
+    return (this.flags & TcpFlag.ACK) !== 0;
+  }
+  get rst(): boolean {
+    return (this.flags & TcpFlag.RST) !== 0;
+  }
+  get fin(): boolean {
+    return (this.flags & TcpFlag.FIN) !== 0;
+  }
+  /** SEG.LEN: payload plus one each for SYN and FIN. */
+  get length(): number {
+    return this.payloadLength + (this.flags & TcpFlag.SYN ? 1 : 0) + (this.flags & TcpFlag.FIN ? 1 : 0);
+  }
+}
+
+/** Verdicts of checkTcpChecksum. */
+export const ChecksumVerdict = {
+  GOOD: 0,
+  BAD: 1,
+  /** Only the pseudo-header sum is in the field (left to offload by a same-host sender). */
+  PARTIAL: 2,
+} as const;
+
+/**
+ * The one place where a received segment's checksum is judged. A checksum
+ * field holding exactly the pseudo-header sum is PARTIAL: the stack accepts
+ * it only from devices whose receive path may carry such segments.
+ */
+export function checkTcpChecksum(view: DataView, ipHeaderOffset: number, tcpOffset: number, tcpLength: number): number {
+  const pseudo = ipv4PseudoHeaderSumAt(view, ipHeaderOffset + ipv4Field.SOURCE, IP_PROTOCOL_TCP, tcpLength);
+  if (packetChecksumSum(view, tcpOffset, tcpLength, pseudo) === 0xffff) return ChecksumVerdict.GOOD;
+  let folded = pseudo;
+  folded = (folded & 0xffff) + (folded >>> 16);
+  folded = (folded & 0xffff) + (folded >>> 16);
+  return view.getUint16(tcpOffset + 16) === folded ? ChecksumVerdict.PARTIAL : ChecksumVerdict.BAD;
+}
+
+/** Parses received segments into one record. */
+export class SegmentParser {
+  private readonly packet = new TcpPacket();
+  private readonly options = new TcpOptionIterator();
+  readonly segment = new TcpSegment();
+  /** Accept PARTIAL checksums (the device's receive path may carry them). */
+  acceptPartialChecksums = false;
+
+  /** Parse the segment in `datagram`; null (counted) when it is malformed or its checksum is wrong. */
+  parse(datagram: Ipv4Datagram, counters: StackCounters): TcpSegment | null {
+    const length = datagram.payloadLength;
+    if (length < TCP_HEADER_LEN) {
+      counters.tcpTooShort++;
+      return null;
+    }
+    const packet = this.packet;
+    if (!packet.reset(datagram.view, datagram.payloadOffset, length)) {
+      counters.tcpBadHeaderLength++;
+      return null;
+    }
+    const verdict = checkTcpChecksum(datagram.view, datagram.headerOffset, datagram.payloadOffset, length);
+    if (verdict !== ChecksumVerdict.GOOD && !(verdict === ChecksumVerdict.PARTIAL && this.acceptPartialChecksums)) {
+      counters.tcpBadChecksum++;
+      return null;
+    }
+    const view = datagram.view;
+    const at = datagram.payloadOffset;
+    const segment = this.segment;
+    segment.view = view;
+    segment.bytes = datagram.bytes;
+    segment.remoteAddress = datagram.source;
+    segment.localAddress = datagram.destination;
+    segment.toBroadcast = datagram.toBroadcast;
+    segment.remotePort = view.getUint16(at);
+    segment.localPort = view.getUint16(at + 2);
+    segment.sequence = view.getUint32(at + 4);
+    segment.acknowledgment = view.getUint32(at + 8);
+    const offsetFlags = view.getUint16(at + 12);
+    const headerLength = (offsetFlags >>> 12) * 4;
+    segment.flags = offsetFlags & 0x1ff;
+    segment.window = view.getUint16(at + 14);
+    segment.payloadOffset = at + headerLength;
+    segment.payloadLength = length - headerLength;
+    segment.mss = 0;
+    segment.windowScale = -1;
+    segment.sackPermitted = false;
+    segment.hasTimestamps = false;
+    segment.sackCount = 0;
+    if (headerLength > TCP_HEADER_LEN) this.parseOptions(segment);
+    return segment;
+  }
+
+  private parseOptions(segment: TcpSegment): void {
+    const options = this.options;
+    options.reset(this.packet);
+    while (options.next()) {
+      switch (options.kind) {
+        case TcpOptionKind.MAX_SEGMENT_SIZE:
+          segment.mss = options.maxSegmentSize;
+          break;
+        case TcpOptionKind.WINDOW_SCALE:
+          segment.windowScale = options.windowScale;
+          break;
+        case TcpOptionKind.SACK_PERMITTED:
+          segment.sackPermitted = true;
+          break;
+        case TcpOptionKind.SACK: {
+          const count = options.sackBlockCount;
+          for (let i = 0; i < count; i++) {
+            segment.sackBlocks[2 * i] = options.sackLeftEdge(i);
+            segment.sackBlocks[2 * i + 1] = options.sackRightEdge(i);
+          }
+          segment.sackCount = count;
+          break;
+        }
+        case TcpOptionKind.TIMESTAMPS:
+          segment.hasTimestamps = true;
+          segment.timestampValue = options.timestampValue;
+          segment.timestampEcho = options.timestampEcho;
+          break;
+      }
+    }
+  }
+}
