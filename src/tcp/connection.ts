@@ -492,6 +492,14 @@ export class TcpConnection implements TimedEntry {
         counters.tcpRstOutOfWindow++;
         return;
       }
+      // RFC 5961 4.2: a SYN is answered with a challenge ACK whatever its sequence number.
+      if (segment.syn) {
+        counters.tcpSynChallenged++;
+        this.challengeAck(nowMs);
+        return;
+      }
+      // TIME-WAIT: a retransmission of the peer's FIN is acknowledged and restarts the 2 MSL wait.
+      if (this.state === TcpState.TIME_WAIT && segment.fin) this.closeDueMs = nowMs + this.host.config.timeWaitMs;
       if (segment.length > 0 && seqLe(seqAdd(segment.sequence, segment.length), this.rcvNxt)) counters.tcpDuplicateSegments++;
       else counters.tcpOutOfWindow++;
       this.ackNow = true;
@@ -863,8 +871,10 @@ export class TcpConnection implements TimedEntry {
       this.sackRecoveryTransmit(nowMs);
     } else {
       for (let guard = 0; guard < 100000; guard++) {
-        const budget = this.cc.cwnd - seqDiff(this.sndNxt, this.sndUna);
-        if (!this.sendNext(budget, nowMs)) break;
+        let flight = seqDiff(this.sndNxt, this.sndUna);
+        // Bytes the peer SACKed are not in flight (after a timeout SND.NXT walks over them).
+        if (this.scoreboard.rangeCount > 0) flight -= this.scoreboard.sackedIn(this.sndUnaOffset, this.sndUnaOffset + flight);
+        if (!this.sendNext(this.cc.cwnd - flight, nowMs)) break;
       }
     }
     this.armPersist(nowMs);

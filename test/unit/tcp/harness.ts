@@ -10,7 +10,9 @@ import { FakeClock } from '../../../src/loop';
 import { Interface } from '../../../src/iface/interface';
 import { createPair, type PairDevice } from '../../../src/phy/pair';
 import type { TcpOptions } from '../../../src/tcp/config';
+import { strict as assert } from 'node:assert';
 import type { TcpConnection, TcpConnectionOwner } from '../../../src/tcp/connection';
+import type { TcpListener } from '../../../src/tcp/listener';
 import { IP_PROTOCOL_TCP } from '../../../src/wire/ipv4';
 import { TcpFlag, TcpPacket, TcpRepr } from '../../../src/wire/tcp';
 import { Prng } from '../../fixtures/wire/util';
@@ -152,6 +154,8 @@ export class Recorder implements TcpConnectionOwner {
   }
   data(bytes: Buffer): boolean {
     this.chunks.push(Buffer.from(bytes));
+    // A user that stops reading keeps what it was given unconsumed.
+    if (!this.accepting) this.bufferedBytes += bytes.length;
     return this.accepting;
   }
   ended(): void {
@@ -435,4 +439,108 @@ export function randomBytes(length: number, seed = 7): Uint8Array {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) bytes[i] = prng.nextU32() & 0xff;
   return bytes;
+}
+
+/** Shorthand for checking a sent segment's flags, sequence and acknowledgment. */
+export function expectSegment(sent: Sent | undefined, flags: number, seq: number, ack?: number): void {
+  assert.ok(sent !== undefined, `expected ${flagNames(flags)}, nothing was sent`);
+  assert.equal(flagNames(sent.flags), flagNames(flags));
+  assert.equal(sent.seq, seq >>> 0, 'sequence number');
+  if (ack !== undefined) assert.equal(sent.ack, ack >>> 0, 'acknowledgment number');
+  assert.ok(sent.checksumOk, 'checksum');
+}
+
+/** The peer's ISN in literal-segment tests. */
+export const PEER_ISS = 1000;
+
+/** What the peer offers on its SYN. */
+export interface PeerSynOptions {
+  mss?: number;
+  windowScale?: number;
+  sackPermitted?: boolean;
+  /** Send timestamps on every segment (the peer's clock starts at 1). */
+  timestamps?: boolean;
+  window?: number;
+}
+
+/**
+ * A stack listening on port 80 and a hand-driven peer that opened a
+ * connection to it: ESTABLISHED, accepted, with a recorder as its user.
+ */
+export class Established {
+  readonly peer: TcpPeer;
+  readonly listener: TcpListener;
+  readonly connection: TcpConnection;
+  readonly user = new Recorder();
+  /** The stack's ISN. */
+  readonly iss: number;
+  /** Next sequence numbers each side sends. */
+  peerNext = PEER_ISS + 1;
+  stackNext: number;
+  /** The peer's timestamp clock and the last TSval seen from the stack. */
+  peerClock = 1;
+  lastStackTsval = 0;
+  readonly synAck: Sent;
+  private readonly options: PeerSynOptions;
+
+  constructor(tcp: TcpOptions = {}, options: PeerSynOptions = {}) {
+    this.options = options;
+    this.peer = new TcpPeer(tcp);
+    this.listener = this.peer.iface.tcp.listen(STACK_PORT);
+    const [synAck] = this.peer.send({
+      seq: PEER_ISS, flags: SYN, mss: options.mss ?? 1460, window: options.window ?? 65535,
+      windowScale: options.windowScale, sackPermitted: options.sackPermitted, timestamps: options.timestamps ? [this.peerClock, 0] : undefined,
+    });
+    this.synAck = synAck;
+    this.see([synAck]);
+    this.iss = synAck.seq;
+    this.stackNext = (this.iss + 1) >>> 0;
+    this.segment({ flags: ACK });
+    const connection = this.listener.accept();
+    assert.ok(connection !== null);
+    this.connection = connection;
+    connection.attach(this.user, this.now);
+  }
+
+  get now(): number {
+    return this.peer.fixture.clock.timeMs;
+  }
+
+  /** A segment from the peer with seq, ack, window and timestamps filled in unless given. */
+  segment(segment: Partial<Segment> & { flags: number }): Sent[] {
+    const filled: Segment = {
+      seq: this.peerNext,
+      ack: this.stackNext,
+      window: this.options.window ?? 65535,
+      ...segment,
+    };
+    if (this.options.timestamps && filled.timestamps === undefined) filled.timestamps = [++this.peerClock, this.lastStackTsval];
+    return this.see(this.peer.send(filled));
+  }
+
+  /** The peer sends `data` in one segment at peerNext and moves peerNext on. */
+  data(data: Uint8Array, flags = ACK | PSH): Sent[] {
+    const sent = this.segment({ flags, payload: data });
+    this.peerNext += data.length + (flags & FIN ? 1 : 0);
+    return sent;
+  }
+
+  /** What the stack sent after user calls. */
+  collect(): Sent[] {
+    return this.see(this.peer.collect());
+  }
+
+  /** Let time pass. */
+  advance(ms: number): Sent[] {
+    return this.see(this.peer.advance(ms));
+  }
+
+  close(): void {
+    this.peer.close();
+  }
+
+  private see(sent: Sent[]): Sent[] {
+    for (const segment of sent) if (segment.timestamps !== null) this.lastStackTsval = segment.timestamps[0];
+    return sent;
+  }
 }
