@@ -132,6 +132,8 @@ export class StackCounters {
   tcpBadHeaderLength = 0;
   /** drop: wrong checksum [InCsumErrors]. */
   tcpBadChecksum = 0;
+  /** Segments accepted with a partial checksum (only the pseudo-header sum, from a same-host sender) on a device whose receive path may carry them. */
+  tcpChecksumPartial = 0;
   /** drop: sent to a broadcast or multicast address. */
   tcpNotUnicast = 0;
   /** drop: no connection and no listener on the port (answered with RST unless it was one). */

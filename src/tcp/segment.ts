@@ -104,9 +104,12 @@ export class SegmentParser {
       return null;
     }
     const verdict = checkTcpChecksum(datagram.view, datagram.headerOffset, datagram.payloadOffset, length);
-    if (verdict !== ChecksumVerdict.GOOD && !(verdict === ChecksumVerdict.PARTIAL && this.acceptPartialChecksums)) {
-      counters.tcpBadChecksum++;
-      return null;
+    if (verdict !== ChecksumVerdict.GOOD) {
+      if (verdict === ChecksumVerdict.BAD || !this.acceptPartialChecksums) {
+        counters.tcpBadChecksum++;
+        return null;
+      }
+      counters.tcpChecksumPartial++;
     }
     const view = datagram.view;
     const at = datagram.payloadOffset;

@@ -5,25 +5,9 @@
 import { strict as assert } from 'node:assert';
 import { StackCounters } from '../../../src/iface/counters';
 import { IP_PROTOCOL_TCP } from '../../../src/wire/ipv4';
-import { PEER_ADDRESS, ip, ipv4Packet } from '../iface/peer';
-import { ACK, Established, FIN, PEER_ISS, PSH, RST, STACK_PORT, SYN, TcpPeer, tcpBytes, tcpPacket } from './harness';
-
-/** The counters a segment can end in besides tcpSegmentsAccepted. */
-export const TCP_DROP_REASONS = [
-  'tcpTooShort', 'tcpBadHeaderLength', 'tcpBadChecksum', 'tcpNotUnicast', 'tcpNoSocket',
-  'tcpListenOverflows', 'tcpListenDrops', 'tcpListenUnexpected', 'tcpSynCookiesFailed',
-  'tcpPawsRejected', 'tcpOutOfWindow', 'tcpDuplicateSegments', 'tcpAckTooNew', 'tcpAckTooOld',
-  'tcpRstOutOfWindow', 'tcpRstChallenged', 'tcpSynChallenged', 'tcpNoAck', 'tcpBadAck', 'tcpUnexpected', 'tcpDataAfterClose',
-] as const;
-
-type Counters = ReturnType<TcpPeer['iface']['counters']>;
-
-/** accepted + every drop reason. */
-export function tcpFates(counters: Counters): number {
-  let total = counters.tcpSegmentsAccepted;
-  for (const name of TCP_DROP_REASONS) total += counters[name];
-  return total;
-}
+import { ipv4PseudoHeaderSumFromAddrs } from '../../../src/wire/checksum';
+import { PEER_ADDRESS, STACK_ADDRESS, ip, ipv4Packet } from '../iface/peer';
+import { ACK, Established, FIN, PEER_ISS, PSH, RST, STACK_PORT, SYN, TCP_DROP_REASONS, TcpPeer, tcpBytes, tcpFates, tcpPacket } from './harness';
 
 interface Case {
   counter: (typeof TCP_DROP_REASONS)[number];
@@ -161,4 +145,39 @@ describe('tcp/counters', () => {
       }
     });
   }
+});
+
+describe('tcp/checksums', () => {
+  /** A SYN whose checksum field holds only the pseudo-header sum, as a same-host kernel leaves it. */
+  function partialSyn(): Uint8Array {
+    const bytes = tcpBytes({ seq: 1, flags: SYN });
+    const view = new DataView(bytes.buffer);
+    view.setUint16(16, ipv4PseudoHeaderSumFromAddrs(PEER_ADDRESS, STACK_ADDRESS, IP_PROTOCOL_TCP, bytes.length));
+    return ipv4Packet({ protocol: IP_PROTOCOL_TCP, payload: bytes });
+  }
+
+  it('drops a partial checksum as bad where the device does not say it may carry them', () => {
+    const peer = listening();
+    try {
+      assert.deepEqual(peer.sendPackets(partialSyn()), []);
+      assert.equal(peer.counters.tcpBadChecksum, 1);
+      assert.equal(peer.counters.tcpChecksumPartial, 0);
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('accepts and counts a partial checksum where it may, and still drops a wrong one', () => {
+    const peer = listening();
+    try {
+      peer.iface.tcp.acceptPartialChecksums = true;
+      const [synAck] = peer.sendPackets(partialSyn());
+      assert.equal(synAck.flags, SYN | ACK);
+      assert.equal(peer.counters.tcpChecksumPartial, 1);
+      assert.deepEqual(peer.send({ seq: 1, flags: SYN, sourcePort: 41000, badChecksum: true }), []);
+      assert.equal(peer.counters.tcpBadChecksum, 1);
+    } finally {
+      peer.close();
+    }
+  });
 });
