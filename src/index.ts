@@ -153,7 +153,7 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
   throw new OpenError(ifname, attempts);
 }
 
-// The host stack: an interface on a device, its counters, UDP sockets, and pcap capture.
+// The host stack: an interface on a device, its counters, UDP and TCP sockets, and pcap capture.
 export { Interface } from './iface/interface';
 export type { InterfaceOptions } from './iface/interface';
 export { StackCounters } from './iface/counters';
@@ -168,6 +168,10 @@ export type { CaptureOptions } from './phy/capture';
 export { UdpSocket, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
 export type { UdpMessageListener, UdpRequestHandler } from './socket/udp';
 export * as udp from './socket/udp';
+export { TcpSocket, TcpServer, createServer as createTcpServer, connect as connectTcp } from './socket/tcp';
+export type { TcpSocketOptions, TcpServerOptions, TcpConnectOptions } from './socket/tcp';
+export * as tcp from './socket/tcp';
+export type { TcpOptions, TcpConfig } from './tcp/config';
 
 // Services: the UDP responder, the load generator and its engines, the sink.
 export { Responder, echoHandler, loadHandlerModule } from './service/responder';

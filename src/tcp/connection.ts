@@ -34,17 +34,17 @@ import type { TcpTimers, TimedEntry } from './timers';
 /** What the user side of a connection (a socket) is told. */
 export interface TcpConnectionOwner {
   /** An active open reached ESTABLISHED. */
-  connected(): void;
+  onConnected(): void;
   /** In-order bytes, as a view the owner keeps. Return false to pause until resumeReading(). */
-  data(bytes: Buffer): boolean;
+  onData(bytes: Buffer): boolean;
   /** The peer closed its side: no more data will come. */
-  ended(): void;
+  onEnded(): void;
   /** Room freed in the send buffer after a write() took less than offered. */
-  writable(): void;
+  onWritable(): void;
   /** The connection failed: 'ECONNRESET', 'ECONNREFUSED' or 'ETIMEDOUT'. */
-  failed(code: string): void;
+  onFailed(code: string): void;
   /** The connection is done and lets go of its owner: no more calls. */
-  closed(): void;
+  onClosed(): void;
   /** Bytes handed over by data() that the user has not consumed (they count against the window). */
   readonly bufferedBytes: number;
 }
@@ -1339,7 +1339,7 @@ export class TcpConnection implements TimedEntry {
     if (this.ackedRoom && this.state !== TcpState.CLOSED) {
       this.ackedRoom = false;
       this.writeBlocked = false;
-      this.owner?.writable();
+      this.owner?.onWritable();
     }
   }
 
@@ -1352,20 +1352,20 @@ export class TcpConnection implements TimedEntry {
       while (!this.readingPaused) {
         const bytes = buffer.take(DELIVERY_CHUNK);
         if (bytes === null) break;
-        if (!owner.data(bytes)) this.readingPaused = true;
+        if (!owner.onData(bytes)) this.readingPaused = true;
         if (this.owner !== owner) return;
       }
       if (buffer.readable > 0) return;
     }
     if (this.finReceived && !this.endDelivered) {
       this.endDelivered = true;
-      owner.ended();
+      owner.onEnded();
       if (this.owner !== owner) return;
     }
     if (this.inTimeWait && !this.ownerClosed) {
       this.ownerClosed = true;
       this.owner = null;
-      owner.closed();
+      owner.onClosed();
     }
     void nowMs;
   }
@@ -1403,7 +1403,7 @@ export class TcpConnection implements TimedEntry {
         this.abort(nowMs);
       }
     } else if (this.owner !== null) {
-      this.owner.connected();
+      this.owner.onConnected();
     }
   }
 
@@ -1453,17 +1453,17 @@ export class TcpConnection implements TimedEntry {
       if (errorCode === null) {
         // A clean end: whatever data is left goes to the owner before it hears of the close.
         const buffer = this.receiveBuffer;
-        if (buffer !== null) for (let bytes = buffer.take(DELIVERY_CHUNK); bytes !== null; bytes = buffer.take(DELIVERY_CHUNK)) owner.data(bytes);
+        if (buffer !== null) for (let bytes = buffer.take(DELIVERY_CHUNK); bytes !== null; bytes = buffer.take(DELIVERY_CHUNK)) owner.onData(bytes);
         if (this.finReceived && !this.endDelivered) {
           this.endDelivered = true;
-          owner.ended();
+          owner.onEnded();
         }
       } else {
-        owner.failed(errorCode);
+        owner.onFailed(errorCode);
       }
       this.ownerClosed = true;
       this.owner = null;
-      owner.closed();
+      owner.onClosed();
     }
     this.receiveBuffer?.release();
     void nowMs;

@@ -141,10 +141,10 @@ export class TcpLayer implements TransportInput, TcpHost {
     return connection;
   }
 
-  /** The interface is closing: every connection fails with ECONNABORTED (TIME-WAIT ones just go), listeners close. */
+  /** The interface is closing: every connection is dropped where it stands (its user sees it close, as after destroy()), listeners close. */
   closeAll(): void {
     const nowMs = this.clock.nowMs();
-    for (const connection of this.table.all()) connection.close(nowMs, connection.state === TcpState.TIME_WAIT ? null : 'ECONNABORTED');
+    for (const connection of this.table.all()) connection.close(nowMs);
     for (let port = 0; port < PORT_COUNT; port++) {
       const listener = this.listeners[port];
       if (listener !== null) this.unlisten(listener);

@@ -149,25 +149,25 @@ export class Recorder implements TcpConnectionOwner {
   /** Returned from data(): false pauses delivery. */
   accepting = true;
   bufferedBytes = 0;
-  connected(): void {
+  onConnected(): void {
     this.connectedCount++;
   }
-  data(bytes: Buffer): boolean {
+  onData(bytes: Buffer): boolean {
     this.chunks.push(Buffer.from(bytes));
     // A user that stops reading keeps what it was given unconsumed.
     if (!this.accepting) this.bufferedBytes += bytes.length;
     return this.accepting;
   }
-  ended(): void {
+  onEnded(): void {
     this.endedCount++;
   }
-  writable(): void {
+  onWritable(): void {
     this.writableCount++;
   }
-  failed(code: string): void {
+  onFailed(code: string): void {
     this.errors.push(code);
   }
-  closed(): void {
+  onClosed(): void {
     this.closedCount++;
   }
   /** Everything received so far. */
@@ -304,6 +304,32 @@ export class TwoHosts {
     return done();
   }
 
+  /**
+   * The same for code that waits on Node's own events (streams, nextTick):
+   * between steps the event loop runs, and fake time moves only while the
+   * network is idle. Resolves with done().
+   */
+  async settle(done: () => boolean, limitMs = 600_000): Promise<boolean> {
+    const deadline = this.clock.timeMs + limitMs;
+    let idleRounds = 0;
+    for (let steps = 0; steps < 10_000_000; steps++) {
+      const moved = this.step();
+      await new Promise((resolve) => setImmediate(resolve));
+      if (done()) return true;
+      if (moved > 0 || this.aDevice.rxQueued > 0 || this.bDevice.rxQueued > 0) {
+        idleRounds = 0;
+        continue;
+      }
+      // Idle: give Node's loop a few more turns (stream callbacks) before moving the clock.
+      if (++idleRounds < 3) continue;
+      idleRounds = 0;
+      const next = Math.min(this.a.loop.timers.nextDueMs(), this.b.loop.timers.nextDueMs(), this.nextHeldMs());
+      if (next === Infinity || next > deadline) return done();
+      if (next > this.clock.timeMs) this.clock.timeMs = next;
+    }
+    return done();
+  }
+
   /** Let `ms` of fake time pass, running everything due meanwhile. */
   runFor(ms: number): void {
     const until = this.clock.timeMs + ms;
@@ -414,13 +440,13 @@ export class Endpoint extends Recorder {
     return this.pending.length - this.pendingAt;
   }
 
-  override writable(): void {
-    super.writable();
+  override onWritable(): void {
+    super.onWritable();
     this.pump();
   }
 
-  override connected(): void {
-    super.connected();
+  override onConnected(): void {
+    super.onConnected();
     this.pump();
   }
 
