@@ -8,6 +8,9 @@ import { open } from '../src/index';
 import { captureDevice } from '../src/phy/capture';
 import type { Device } from '../src/phy/device';
 import { Responder, echoHandler, loadHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { startTcpEcho } from '../src/service/tcp-echo';
+import type { TcpServer } from '../src/socket/tcp';
+import { TCP_DROP_REASONS } from '../src/tcp/drops';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
 import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
 import { LiveLine, formatRate, helpText } from './output';
@@ -19,6 +22,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   address: { kind: 'string', help: 'the address nicring answers for, with its prefix', meta: 'IP/PREFIX' },
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
+  tcp: { kind: 'string', help: 'TCP port(s) to run an echo service on, beside UDP', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
   handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
@@ -29,6 +33,9 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
   help: { kind: 'boolean', help: 'show this help' },
 };
+
+/** TCP counters that are drop reasons (the other tcp* counters are traffic, shown on their own). */
+const TCP_DROPS: ReadonlySet<string> = new Set(TCP_DROP_REASONS);
 
 /** Requests after which the hot path counts as warmed up (for gcEventsAfterWarmup). */
 const WARMUP_REQUESTS = 100_000;
@@ -43,11 +50,11 @@ const TRAFFIC_COUNTERS = new Set([
   'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
 ]);
 
-function parsePorts(text: string | undefined): number[] {
+function parsePorts(text: string | undefined, option = '--port'): number[] {
   if (text === undefined) throw new UsageError('--port is required (the UDP port or ports to answer on, e.g. 9000 or 53,9000)');
   const ports = text.split(',').map((part) => Number(part.trim()));
-  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port must be ports from 1 to 65535 separated by commas, got "${text}"`);
-  if (new Set(ports).size !== ports.length) throw new UsageError(`--port lists a port twice: "${text}"`);
+  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`${option} must be ports from 1 to 65535 separated by commas, got "${text}"`);
+  if (new Set(ports).size !== ports.length) throw new UsageError(`${option} lists a port twice: "${text}"`);
   return ports;
 }
 
@@ -71,12 +78,13 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, RESPOND_OPTIONS);
   if (options.help) {
     console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
-      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame;\nwith --tcp, echoes TCP on those ports too.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
     return 0;
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
+  const tcpPorts = options.tcp === undefined ? [] : parsePorts(options.tcp as string, '--tcp');
   if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
   let handler: ResponderHandler = echoHandler;
   let allowLargerReplies = false;
@@ -108,6 +116,14 @@ export async function commandRespond(argv: string[]): Promise<number> {
   }
   const responder = new Responder(iface, { ports, handler, allowLargerReplies });
   iface.start();
+  let tcpServers: TcpServer[] = [];
+  try {
+    tcpServers = await startTcpEcho(iface, tcpPorts);
+  } catch (error) {
+    responder.close();
+    iface.close();
+    throw new UsageError(`--tcp: ${(error as Error).message}`);
+  }
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
   // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate),
@@ -125,9 +141,9 @@ export async function commandRespond(argv: string[]): Promise<number> {
   gcObserver.observe({ entryTypes: ['gc'] });
   const json = options.json as boolean;
   const live = new LiveLine(json);
-  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
+  const describe = { iface: device.name, address: iface.address, ports, tcpPorts, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
   if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
     else {
@@ -150,7 +166,12 @@ export async function commandRespond(argv: string[]): Promise<number> {
       const count = counters.dropped[reason as keyof typeof counters.dropped];
       if (count > 0) drops[reason] = count;
     }
-    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = stack[name];
+    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name) && (!name.startsWith('tcp') || TCP_DROPS.has(name))) drops[name] = stack[name];
+    // TCP's figures: connections open now, accepted, reset by the peer, segments sent again.
+    const tcp = {
+      open: stack.tcpCurrentEstablished, accepted: stack.tcpPassiveOpens, reset: stack.tcpEstablishedResets, retransmits: stack.tcpRetransmits,
+      segmentsReceived: stack.tcpSegmentsReceived, segmentsSent: stack.tcpSegmentsSent, synCookiesSent: stack.tcpSynCookiesSent,
+    };
     const fields = {
       event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
       rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
@@ -158,7 +179,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
       drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
-      kernel: deviceStats.kernel, loop: iface.loop.counters,
+      kernel: deviceStats.kernel, loop: iface.loop.counters, ...(tcpPorts.length > 0 ? { tcp } : {}),
     };
     last.ms = now;
     last.rx = deviceStats.rxFrames;
@@ -171,11 +192,14 @@ export async function commandRespond(argv: string[]): Promise<number> {
     let dropText = '';
     for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
     live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
-      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText || 'none'}`, fields);
+      + `requests ${counters.requests} replies ${counters.replies} | `
+      + (tcpPorts.length > 0 ? `tcp open ${tcp.open} accepted ${tcp.accepted} reset ${tcp.reset} retrans ${tcp.retransmits} | ` : '')
+      + `drops: ${dropText || 'none'}`, fields);
   };
   const ticker = setInterval(() => snapshot('stats'), 1000);
   const why = await untilStopped(options.duration as number);
   clearInterval(ticker);
+  for (const server of tcpServers) server.close();
   responder.close();
   iface.flush();
   snapshot('final');

@@ -36,6 +36,12 @@ export interface OpenOptions {
   needWakeup?: boolean;
   /** AF_XDP zero-copy: 'auto' (default), 'on' or 'off'. */
   zeroCopy?: 'auto' | 'on' | 'off';
+  /**
+   * Multi-buffer AF_XDP (XDP_USE_SG, Linux 6.6+), so frames larger than a
+   * buffer (a same-host peer's TSO and GRO segments, up to 64 KiB) are
+   * received: 'auto' (default: where the kernel allows), 'on' or 'off'.
+   */
+  multiBuffer?: 'auto' | 'on' | 'off';
   /** Copy-mode frames per TX kick (default ringSize; 0 keeps the kernel's 32). */
   txBudget?: number;
   /** Poison released RX buffers with 0xa5 (debugging views kept too long). */
@@ -73,7 +79,7 @@ function isPowerOfTwo(n: number): boolean {
 
 interface ResolvedOptions extends Required<OpenOptions> {}
 
-const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'txBudget', 'poison']);
+const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'multiBuffer', 'txBudget', 'poison']);
 
 /** Check every option once and fill in defaults; throws a one-line TypeError naming the bad option. */
 export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -96,11 +102,13 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
   if (typeof needWakeup !== 'boolean') throw optionError('needWakeup', 'a boolean', needWakeup);
   const zeroCopy = options.zeroCopy ?? 'auto';
   if (!['auto', 'on', 'off'].includes(zeroCopy)) throw optionError('zeroCopy', "'auto', 'on' or 'off'", zeroCopy);
+  const multiBuffer = options.multiBuffer ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(multiBuffer)) throw optionError('multiBuffer', "'auto', 'on' or 'off'", multiBuffer);
   const txBudget = options.txBudget ?? ringSize;
   if (!Number.isInteger(txBudget) || txBudget < 0 || txBudget > 65536) throw optionError('txBudget', 'an integer from 0 to 65536', txBudget);
   const poison = options.poison ?? false;
   if (typeof poison !== 'boolean') throw optionError('poison', 'a boolean', poison);
-  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, txBudget, poison };
+  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, multiBuffer, txBudget, poison };
 }
 
 /**
@@ -139,6 +147,7 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
           completionSize: resolved.ringSize,
           needWakeup: resolved.needWakeup,
           zeroCopy: resolved.zeroCopy,
+          multiBuffer: resolved.multiBuffer,
           txBudget: resolved.txBudget,
         }, { poison: resolved.poison });
       } catch (error) {

@@ -138,7 +138,9 @@ export class Ipv4Input {
     datagram.toBroadcast = toBroadcast;
     datagram.token = token;
     datagram.frameOffset = frameOffset;
-    datagram.capacity = this.frameCapacity - (offset + headerLength - frameOffset);
+    // A frame put together from several buffers is longer than one buffer: its room is its length.
+    const frameRoom = offset - frameOffset + length;
+    datagram.capacity = (frameRoom > this.frameCapacity ? frameRoom : this.frameCapacity) - (offset + headerLength - frameOffset);
     this.dispatch(datagram);
   }
 

@@ -571,20 +571,4 @@ export class Established {
   }
 }
 
-/** The counters a segment can end in besides tcpSegmentsAccepted. */
-export const TCP_DROP_REASONS = [
-  'tcpTooShort', 'tcpBadHeaderLength', 'tcpBadChecksum', 'tcpNotUnicast', 'tcpNoSocket',
-  'tcpListenOverflows', 'tcpListenDrops', 'tcpListenUnexpected', 'tcpSynCookiesFailed',
-  'tcpPawsRejected', 'tcpOutOfWindow', 'tcpDuplicateSegments', 'tcpAckTooNew', 'tcpAckTooOld',
-  'tcpRstOutOfWindow', 'tcpRstChallenged', 'tcpSynChallenged', 'tcpNoAck', 'tcpBadAck', 'tcpUnexpected', 'tcpDataAfterClose',
-] as const;
-
-type Counters = ReturnType<Interface['counters']>;
-
-/** accepted + every drop reason. */
-export function tcpFates(counters: Counters): number {
-  let total = counters.tcpSegmentsAccepted;
-  for (const name of TCP_DROP_REASONS) total += counters[name];
-  return total;
-}
-
+export { TCP_DROP_REASONS, tcpSegmentFates as tcpFates } from '../../../src/tcp/drops';
