@@ -1,6 +1,6 @@
 // Option sets and helpers shared by the commands that open a port.
 
-import type { OpenOptions } from '../src/index';
+import { fallbackWarning, type Device, type OpenOptions } from '../src/index';
 import { UsageError, type OptionSpecs, type ParsedOptions } from './args';
 
 /** Options of every command that opens a port. */
@@ -21,6 +21,12 @@ export function openOptions(options: ParsedOptions): OpenOptions {
   };
   if (options.queue !== undefined) result.queue = options.queue as number;
   return result;
+}
+
+/** Print one warning on stderr when open() fell back from the backend it tried first. */
+export function warnOnFallback(device: Device): void {
+  const warning = fallbackWarning(device);
+  if (warning !== null) console.error(warning);
 }
 
 /** Parse "IPV4:PORT". */

@@ -12,7 +12,7 @@ import { runLiveFrames } from '../src/service/live-frames';
 import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot } from './common';
+import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const GEN_OPTIONS: OptionSpecs = {
@@ -65,6 +65,7 @@ export async function commandGen(argv: string[]): Promise<number> {
   const engine = options.engine as 'xdp' | 'live';
 
   const device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   let iface: Interface;
   try {
     iface = new Interface(device, { address: options.address as string });

@@ -16,7 +16,7 @@ import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
 import { LiveLine, formatRate, helpText } from './output';
-import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot } from './common';
+import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, warnOnFallback } from './common';
 import { commandRespond } from './respond';
 import { commandGen } from './gen';
 import { commandBench } from './bench';
@@ -130,6 +130,7 @@ function commandSink(argv: string[]): Promise<number> {
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to receive on)');
   const device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   const sink = new Sink(device, { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean });
   const live = new LiveLine(options.json as boolean);
   const startMs = performance.now();

@@ -12,7 +12,7 @@ import { startTcpEcho } from '../src/service/tcp-echo';
 import type { TcpServer } from '../src/socket/tcp';
 import { TCP_DROP_REASONS } from '../src/tcp/drops';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
+import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
@@ -102,6 +102,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   requireRoot('nicring respond');
 
   let device: Device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   if (options.pcap !== undefined) device = captureDevice(device, path.resolve(options.pcap as string));
   let iface: Interface;
   try {
@@ -142,7 +143,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const describe = { iface: device.name, address: iface.address, ports, tcpPorts, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback: device.fallback ?? null }));
   else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
