@@ -190,6 +190,8 @@ export class StackCounters {
   tcpSackRecoveries = 0;
   /** Loss recoveries entered without SACK (NewReno) [TCPRenoRecovery]. */
   tcpRenoRecoveries = 0;
+  /** Recoveries undone: the timestamps showed the "lost" segment had only been reordered (RFC 3522) [TCPTSReorder, TCPFullUndo]. */
+  tcpSpuriousRecoveries = 0;
   /** Zero-window probes sent. */
   tcpPersistProbes = 0;
   /** Keepalive probes sent. */

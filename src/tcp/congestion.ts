@@ -20,6 +20,10 @@ export interface CongestionControl {
   onTimeout(flight: number, mss: number, nowMs: number): void;
   /** Sending resumes after an idle period longer than the RTO: back to the restart window (RFC 5681 4.1). */
   onIdle(restartWindow: number, nowMs: number): void;
+  /** Remember the state before a reduction, for undo(). */
+  saveForUndo(): void;
+  /** The reduction was for nothing (the "lost" segment was only late): go back to the state saved. */
+  undo(): void;
 }
 
 /** Slow start (RFC 5681 3.1): grow by the bytes acknowledged, at most two segments an ACK (RFC 3465's L). */

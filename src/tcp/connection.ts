@@ -81,6 +81,8 @@ const QUICK_ACKS = 16;
 const TRANSMIT_RETRY_MS = 1;
 /** Largest window scale shift (RFC 7323 2.3). */
 const MAX_WINDOW_SCALE = 14;
+/** Highest DupThresh reordering may raise a connection's to (Linux's tcp_max_reordering). */
+const MAX_DUP_THRESH = 300;
 /** Default MSS when the peer sends none (RFC 9293 3.7.1). */
 const DEFAULT_MSS = 536;
 /** SACK blocks written per segment: three fit beside timestamps, four without. */
@@ -175,6 +177,18 @@ export class TcpConnection implements TimedEntry {
   private recoverGuard = 0;
   /** RFC 6675 HighRxt as a stream offset. */
   private highRetransmitted = 0;
+  /**
+   * DupThresh of this connection: 3 at first, raised when a fast retransmit
+   * proves spurious (the segment was only reordered), as Linux raises its
+   * reordering metric.
+   */
+  dupThresh = DUP_THRESH;
+  /** Our TSval on the first retransmission of this recovery; -1 when undo is off (RFC 3522 Eifel detection). */
+  private undoTsval = -1;
+  /** Stream offset just past the first retransmitted segment. */
+  private undoEnd = 0;
+  /** How far SACKs reached past SND.UNA (in segments) when recovery began: the reordering a spurious recovery proves. */
+  private undoDistance = 0;
   readonly scoreboard = new SackScoreboard();
 
   // Timers (loop milliseconds; Infinity: not armed).
@@ -670,6 +684,21 @@ export class TcpConnection implements TimedEntry {
     }
     this.retransmissions = 0;
     const mss = this.sendMss;
+    // Eifel (RFC 3522): an ACK of the first retransmitted segment that echoes a
+    // timestamp from before it was resent acknowledges the original: the
+    // "loss" was reordering. Undo the reduction and wait longer next time.
+    if (this.inRecovery && this.undoTsval >= 0 && this.sndUnaOffset >= this.undoEnd && segment.hasTimestamps
+      && ((segment.timestampEcho - this.undoTsval) | 0) < 0) {
+      this.cc.undo();
+      this.inRecovery = false;
+      this.dupAcks = 0;
+      this.undoTsval = -1;
+      this.recoverGuard = this.sndUnaOffset;
+      const raised = this.undoDistance + 1;
+      if (raised > this.dupThresh) this.dupThresh = raised < MAX_DUP_THRESH ? raised : MAX_DUP_THRESH;
+      this.host.counters.tcpSpuriousRecoveries++;
+    }
+    if (this.inRecovery && this.sndUnaOffset >= this.undoEnd) this.undoTsval = -1;
     if (this.inRecovery) {
       if (this.sndUnaOffset >= this.recoveryPoint) {
         // Full ACK: recovery is over (RFC 6582 3.2 step 3; RFC 6675 5 step 4 analogue).
@@ -723,8 +752,8 @@ export class TcpConnection implements TimedEntry {
       return;
     }
     if (this.sndUnaOffset < this.recoverGuard) return;
-    const lost = this.dupAcks >= DUP_THRESH
-      || (this.sack && newlySacked > 0 && this.scoreboard.lossBoundary(this.sendMss, this.sndUnaOffset) > this.sndUnaOffset);
+    const lost = this.dupAcks >= this.dupThresh
+      || (this.sack && newlySacked > 0 && this.scoreboard.lossBoundary(this.sendMss, this.sndUnaOffset, this.dupThresh) > this.sndUnaOffset);
     if (lost) this.enterRecovery(nowMs);
   }
 
@@ -733,6 +762,11 @@ export class TcpConnection implements TimedEntry {
     const counters = this.host.counters;
     const mss = this.sendMss;
     this.inRecovery = true;
+    this.cc.saveForUndo();
+    this.undoTsval = this.timestamps ? this.timestampClock(nowMs) : -1;
+    this.undoEnd = this.sndUnaOffset + mss;
+    const highestSacked = this.scoreboard.highestSacked;
+    this.undoDistance = highestSacked > this.sndUnaOffset ? Math.ceil((highestSacked - this.sndUnaOffset) / mss) : this.dupAcks;
     this.cc.onLoss(seqDiff(this.sndNxt, this.sndUna), mss, nowMs);
     this.recoveryPoint = this.sndUnaOffset + seqDiff(this.sndMax, this.sndUna);
     this.recoverGuard = this.recoveryPoint;
@@ -887,13 +921,13 @@ export class TcpConnection implements TimedEntry {
     for (let guard = 0; guard < 100000; guard++) {
       const una = this.sndUnaOffset;
       const sentEnd = una + seqDiff(this.sndMax, this.sndUna);
-      const pipe = scoreboard.pipe(una, sentEnd, mss, this.highRetransmitted);
+      const pipe = scoreboard.pipe(una, sentEnd, mss, this.highRetransmitted, this.dupThresh);
       const budget = this.cc.cwnd - pipe;
       if (budget < mss) return;
       // NextSeg (1): the first unSACKed byte above HighRxt that is deemed lost.
       let next = this.highRetransmitted > una ? this.highRetransmitted : una;
       for (let end = scoreboard.sackedEnd(next); end >= 0; end = scoreboard.sackedEnd(next)) next = end;
-      if (next < scoreboard.lossBoundary(mss, una) && next < sentEnd) {
+      if (next < scoreboard.lossBoundary(mss, una, this.dupThresh) && next < sentEnd) {
         if (this.retransmitAt(next, nowMs, 1) <= 0) return;
         continue;
       }

@@ -29,8 +29,6 @@ export class Cubic implements CongestionControl {
   private cwndEpoch = 0;
   /** The Reno-friendly estimate W_est (segments). */
   private wEst = 0;
-  /** Segments' worth of bytes acknowledged towards the next increase. */
-  private pendingIncrease = 0;
 
   constructor(initialWindow: number) {
     this.cwnd = initialWindow;
@@ -88,7 +86,6 @@ export class Cubic implements CongestionControl {
     this.ssthresh = reduced * mss;
     this.cwnd = this.ssthresh;
     this.epochStartMs = -1;
-    this.pendingIncrease = 0;
   }
 
   onTimeout(flight: number, mss: number, nowMs: number): void {
@@ -99,5 +96,29 @@ export class Cubic implements CongestionControl {
   onIdle(restartWindow: number): void {
     if (this.cwnd > restartWindow) this.cwnd = restartWindow;
     this.epochStartMs = -1;
+  }
+
+  private saved = { cwnd: 0, ssthresh: Infinity, wMax: 0, k: 0, epochStartMs: -1, cwndEpoch: 0, wEst: 0 };
+
+  saveForUndo(): void {
+    const saved = this.saved;
+    saved.cwnd = this.cwnd;
+    saved.ssthresh = this.ssthresh;
+    saved.wMax = this.wMax;
+    saved.k = this.k;
+    saved.epochStartMs = this.epochStartMs;
+    saved.cwndEpoch = this.cwndEpoch;
+    saved.wEst = this.wEst;
+  }
+
+  undo(): void {
+    const saved = this.saved;
+    if (this.cwnd < saved.cwnd) this.cwnd = saved.cwnd;
+    if (this.ssthresh < saved.ssthresh) this.ssthresh = saved.ssthresh;
+    this.wMax = saved.wMax;
+    this.k = saved.k;
+    this.epochStartMs = saved.epochStartMs;
+    this.cwndEpoch = saved.cwndEpoch;
+    this.wEst = saved.wEst;
   }
 }

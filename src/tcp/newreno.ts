@@ -46,4 +46,17 @@ export class NewReno implements CongestionControl {
   onIdle(restartWindow: number): void {
     if (this.cwnd > restartWindow) this.cwnd = restartWindow;
   }
+
+  private savedCwnd = 0;
+  private savedSsthresh = Infinity;
+
+  saveForUndo(): void {
+    this.savedCwnd = this.cwnd;
+    this.savedSsthresh = this.ssthresh;
+  }
+
+  undo(): void {
+    if (this.cwnd < this.savedCwnd) this.cwnd = this.savedCwnd;
+    if (this.ssthresh < this.savedSsthresh) this.ssthresh = this.savedSsthresh;
+  }
 }

@@ -3,7 +3,7 @@
 // deemed lost (IsLost), the estimate of bytes in flight (pipe), and what to
 // retransmit next (NextSeg). Positions are stream offsets of our data.
 
-/** RFC 6675's DupThresh. */
+/** RFC 6675's DupThresh: where a connection starts (it may raise its own after seeing reordering). */
 export const DUP_THRESH = 3;
 
 /** SACKed ranges above SND.UNA, sorted and disjoint. */
@@ -130,14 +130,14 @@ export class SackScoreboard {
    * DupThresh SACKed ranges above it, or more than (DupThresh - 1) * SMSS
    * bytes SACKed above it); `una` when none is.
    */
-  lossBoundary(mss: number, una: number): number {
+  lossBoundary(mss: number, una: number, dupThresh = DUP_THRESH): number {
     const ranges = this.ranges;
     let above = 0;
     let boundary = una;
     for (let i = this.count - 1; i >= 0; i--) {
       above += ranges[2 * i + 1] - ranges[2 * i];
       const rangesAbove = this.count - i;
-      if (above > (DUP_THRESH - 1) * mss || rangesAbove >= DUP_THRESH) {
+      if (above > (dupThresh - 1) * mss || rangesAbove >= dupThresh) {
         boundary = ranges[2 * i];
         break;
       }
@@ -149,8 +149,8 @@ export class SackScoreboard {
    * RFC 6675 SetPipe: unSACKed bytes not deemed lost, plus unSACKed bytes
    * retransmitted (below `highRetransmitted`), between `una` and `sentEnd`.
    */
-  pipe(una: number, sentEnd: number, mss: number, highRetransmitted: number): number {
-    const boundary = this.lossBoundary(mss, una);
+  pipe(una: number, sentEnd: number, mss: number, highRetransmitted: number, dupThresh = DUP_THRESH): number {
+    const boundary = this.lossBoundary(mss, una, dupThresh);
     const notLost = sentEnd > boundary ? (sentEnd - boundary) - this.sackedIn(boundary, sentEnd) : 0;
     const retransmittedEnd = highRetransmitted < sentEnd ? highRetransmitted : sentEnd;
     const retransmitted = retransmittedEnd > una ? (retransmittedEnd - una) - this.sackedIn(una, retransmittedEnd) : 0;

@@ -193,6 +193,59 @@ describe('tcp/reliability', () => {
       }
     });
 
+    it('undoes a recovery the timestamps show was for a reordered segment, and waits for more duplicates next time (RFC 3522)', () => {
+      const e = new Established({}, { sackPermitted: true, timestamps: true });
+      try {
+        const base = e.stackNext;
+        const mss = e.connection.sendMss;
+        assert.equal(mss, 1448, 'timestamps take 12 bytes of every segment');
+        const at = (segment: number): number => (base + segment * mss) >>> 0;
+        e.connection.write(segmentsOf(10, mss), 0, 10 * mss, e.now);
+        const sent = e.collect();
+        const originalTsval = (sent[1].timestamps as [number, number])[0];
+        const cwndBefore = e.connection.cc.cwnd;
+        e.advance(5);
+        e.segment({ flags: ACK, ack: at(1) });
+        e.segment({ flags: ACK, ack: at(1), sack: [[at(2), at(3)]] });
+        e.segment({ flags: ACK, ack: at(1), sack: [[at(2), at(4)]] });
+        const [resent] = e.segment({ flags: ACK, ack: at(1), sack: [[at(2), at(5)]] });
+        expectSegment(resent, ACK, at(1));
+        assert.ok(e.connection.inRecovery);
+        assert.ok(e.connection.cc.cwnd < cwndBefore);
+        // The original segment 1 arrives after all: the peer's ACK echoes its (older) timestamp.
+        e.segment({ flags: ACK, ack: at(10), timestamps: [++e.peerClock, originalTsval] });
+        assert.equal(e.connection.inRecovery, false);
+        assert.equal(e.peer.counters.tcpSpuriousRecoveries, 1);
+        assert.ok(e.connection.cc.cwnd >= cwndBefore, `cwnd ${e.connection.cc.cwnd} back to ${cwndBefore}`);
+        assert.equal(e.connection.dupThresh, 5, 'SACKs reached four segments past the hole');
+      } finally {
+        e.close();
+      }
+    });
+
+    it('keeps the reduction when the retransmission is what arrived', () => {
+      const e = new Established({}, { sackPermitted: true, timestamps: true });
+      try {
+        const base = e.stackNext;
+        const mss = e.connection.sendMss;
+        const at = (segment: number): number => (base + segment * mss) >>> 0;
+        e.connection.write(segmentsOf(10, mss), 0, 10 * mss, e.now);
+        e.collect();
+        e.advance(5);
+        e.segment({ flags: ACK, ack: at(1) });
+        e.segment({ flags: ACK, ack: at(1), sack: [[at(2), at(3)]] });
+        e.segment({ flags: ACK, ack: at(1), sack: [[at(2), at(4)]] });
+        const [resent] = e.segment({ flags: ACK, ack: at(1), sack: [[at(2), at(5)]] });
+        const reduced = e.connection.cc.ssthresh;
+        e.segment({ flags: ACK, ack: at(10), timestamps: [++e.peerClock, (resent.timestamps as [number, number])[0]] });
+        assert.equal(e.peer.counters.tcpSpuriousRecoveries, 0);
+        assert.equal(e.connection.cc.ssthresh, reduced);
+        assert.equal(e.connection.dupThresh, 3);
+      } finally {
+        e.close();
+      }
+    });
+
     it('after a timeout resends from SND.UNA and skips what was SACKed', () => {
       const e = new Established({}, { sackPermitted: true });
       try {
