@@ -9,6 +9,8 @@
 
 /** Bytes per slab at most. */
 const SLAB_BYTES = 65536;
+/** The first slab's size: slabs double from here, so a short exchange costs little memory. */
+const FIRST_SLAB_BYTES = 4096;
 
 /** The result of accept(). */
 export const ReceiveResult = {
@@ -27,11 +29,14 @@ const copyInto = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array,
 export class ReceiveBuffer {
   /** The most bytes held for the user, in order or not: the largest window. */
   readonly capacity: number;
-  private readonly slabBytes: number;
+  private readonly maxSlabBytes: number;
   private readonly maxRanges: number;
   private readonly slabs: Buffer[] = [];
-  /** Stream offset of slabs[0]. */
-  private slabBase = 0;
+  /** Stream offset of each slab's first byte. */
+  private readonly slabStarts: number[] = [];
+  /** Stream offset just past the last slab. */
+  private slabsEnd = 0;
+  private nextSlabBytes: number;
   /** Bytes handed to the user. */
   delivered = 0;
   /** End of the in-order data (RCV.NXT as a stream offset). */
@@ -44,7 +49,8 @@ export class ReceiveBuffer {
 
   constructor(capacity: number, maxRanges: number) {
     this.capacity = capacity;
-    this.slabBytes = capacity < SLAB_BYTES ? capacity : SLAB_BYTES;
+    this.maxSlabBytes = capacity < SLAB_BYTES ? capacity : SLAB_BYTES;
+    this.nextSlabBytes = FIRST_SLAB_BYTES < this.maxSlabBytes ? FIRST_SLAB_BYTES : this.maxSlabBytes;
     this.maxRanges = maxRanges;
     this.ranges = new Float64Array(2 * maxRanges);
   }
@@ -88,18 +94,18 @@ export class ReceiveBuffer {
   take(maxBytes: number): Buffer | null {
     let count = this.contiguous - this.delivered;
     if (count <= 0 || maxBytes <= 0) return null;
-    const position = this.delivered - this.slabBase;
-    const slabIndex = Math.floor(position / this.slabBytes);
-    const within = position - slabIndex * this.slabBytes;
-    const inSlab = this.slabBytes - within;
+    // The slab holding `delivered` is the first one: earlier ones were dropped.
+    const slab = this.slabs[0];
+    const within = this.delivered - this.slabStarts[0];
+    const inSlab = slab.length - within;
     if (count > inSlab) count = inSlab;
     if (count > maxBytes) count = maxBytes;
-    const view = this.slabs[slabIndex].subarray(within, within + count);
+    const view = slab.subarray(within, within + count);
     this.delivered += count;
     // Slabs wholly handed out are the user's now.
-    while (this.slabs.length > 0 && this.slabBase + this.slabBytes <= this.delivered) {
+    while (this.slabs.length > 0 && this.slabStarts[0] + this.slabs[0].length <= this.delivered) {
       this.slabs.shift();
-      this.slabBase += this.slabBytes;
+      this.slabStarts.shift();
     }
     return view;
   }
@@ -135,24 +141,47 @@ export class ReceiveBuffer {
   /** Forget everything and give the memory back (views already taken stay valid). */
   release(): void {
     this.slabs.length = 0;
+    this.slabStarts.length = 0;
     this.rangeCount = 0;
   }
 
   private copyIn(offset: number, source: Uint8Array, sourceOffset: number, length: number): void {
-    const slabBytes = this.slabBytes;
-    let position = offset - this.slabBase;
+    // Slabs up to the end of the data, each twice the last until the largest size.
+    while (this.slabsEnd < offset + length) {
+      if (this.slabs.length === 0 && this.slabsEnd < this.delivered) this.slabsEnd = this.delivered;
+      const size = this.nextSlabBytes;
+      this.slabs.push(Buffer.allocUnsafe(size));
+      this.slabStarts.push(this.slabsEnd);
+      this.slabsEnd += size;
+      if (size < this.maxSlabBytes) this.nextSlabBytes = size * 2 < this.maxSlabBytes ? size * 2 : this.maxSlabBytes;
+    }
+    let index = this.slabAt(offset);
+    let position = offset;
     let from = sourceOffset;
     let left = length;
     while (left > 0) {
-      const slabIndex = Math.floor(position / slabBytes);
-      while (this.slabs.length <= slabIndex) this.slabs.push(Buffer.allocUnsafe(slabBytes));
-      const within = position - slabIndex * slabBytes;
-      const count = left < slabBytes - within ? left : slabBytes - within;
-      copyInto.call(source, this.slabs[slabIndex], within, from, from + count);
+      const slab = this.slabs[index];
+      const within = position - this.slabStarts[index];
+      const count = left < slab.length - within ? left : slab.length - within;
+      copyInto.call(source, slab, within, from, from + count);
       position += count;
       from += count;
       left -= count;
+      index++;
     }
+  }
+
+  /** Index of the slab holding stream offset `offset` (a binary search). */
+  private slabAt(offset: number): number {
+    const starts = this.slabStarts;
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (starts[middle] <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low;
   }
 
   /** Insert [start, end) into the ranges, merging neighbours; false when a new range would exceed the bound. */
