@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iproute2 ethtool iputils-ping tshark tcpdump procps util-linux gcc make python3)
+packages=(iproute2 ethtool iputils-ping tshark tcpdump procps util-linux gcc make python3 curl wget hping3 wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

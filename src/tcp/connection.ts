@@ -88,8 +88,10 @@ const DEFAULT_MSS = 536;
 /** SACK blocks written per segment: three fit beside timestamps, four without. */
 const sackScratch = new Float64Array(8);
 
-/** Node's errno numbers for the codes a connection fails with. */
-export const TCP_ERRNO: Record<string, number> = { ECONNRESET: -104, ECONNREFUSED: -111, ETIMEDOUT: -110, EPIPE: -32 };
+/** Linux's errno numbers (negative, as Node reports them) for the codes TCP's errors carry. */
+export const TCP_ERRNO: Record<string, number> = {
+  ECONNRESET: -104, ECONNREFUSED: -111, ETIMEDOUT: -110, EPIPE: -32, ECONNABORTED: -103, EADDRINUSE: -98, EADDRNOTAVAIL: -99, EAGAIN: -11,
+};
 
 /** One connection. */
 export class TcpConnection implements TimedEntry {

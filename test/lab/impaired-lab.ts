@@ -29,6 +29,12 @@ export interface RelaySide {
   ip: string;
 }
 
+/** The two ends a transfer needs (a relay lab, or src/lab.ts's lab). */
+export interface TwoSides {
+  nicring: RelaySide;
+  peer: RelaySide;
+}
+
 export interface RelayLab {
   name: string;
   nicring: RelaySide;
@@ -190,7 +196,7 @@ export interface TransferResult {
  * sink; the sink's SHA-256 must match. `partial`: accept partial checksums
  * (what the peer's kernel sends when nothing completes them on the way).
  */
-export async function kernelToNicring(lab: RelayLab, mode: string, bytes: number, timeoutMs: number, partial = true): Promise<TransferResult> {
+export async function kernelToNicring(lab: TwoSides, mode: string, bytes: number, timeoutMs: number, partial = true): Promise<TransferResult> {
   const host = agentJob(lab.nicring.netns, 'host', { iface: lab.nicring.ifname, address: lab.nicring.address, mode, partial: partial ? 1 : 0 });
   await host.ready;
   let answer = '';
@@ -211,7 +217,7 @@ print(s.makefile().read().strip())`, timeoutMs);
 }
 
 /** A nicring client sends `bytes` pattern bytes to a kernel sink in the peer, which answers with their SHA-256. */
-export async function nicringToKernel(lab: RelayLab, mode: string, bytes: number, timeoutMs: number, port = 5009): Promise<TransferResult> {
+export async function nicringToKernel(lab: TwoSides, mode: string, bytes: number, timeoutMs: number, port = 5009): Promise<TransferResult> {
   const sink = python(lab.peer.netns, `
 import hashlib, socket
 server = socket.socket()

@@ -254,6 +254,7 @@ describe('socket/tcp', function () {
     second.listen(8000);
     assert.ok(await net.settle(() => failure !== null));
     assert.equal((failure as unknown as NodeJS.ErrnoException).code, 'EADDRINUSE');
+    assert.equal((failure as unknown as NodeJS.ErrnoException).errno, -98);
     const client = track(connect(net.a, { host: B, port: 8000 }));
     client.resume();
     let closed = false;
