@@ -190,6 +190,10 @@ export class StackCounters {
   tcpSackRecoveries = 0;
   /** Loss recoveries entered without SACK (NewReno) [TCPRenoRecovery]. */
   tcpRenoRecoveries = 0;
+  /** Tail loss probes sent (RFC 8985 7) [TCPLossProbes]. */
+  tcpTailLossProbes = 0;
+  /** Retransmissions found lost (SACKs of later data kept coming) and sent again [TCPLostRetransmit]. */
+  tcpLostRetransmits = 0;
   /** Recoveries undone: the timestamps showed the "lost" segment had only been reordered (RFC 3522) [TCPTSReorder, TCPFullUndo]. */
   tcpSpuriousRecoveries = 0;
   /** Zero-window probes sent. */

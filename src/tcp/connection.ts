@@ -191,6 +191,20 @@ export class TcpConnection implements TimedEntry {
   private undoEnd = 0;
   /** How far SACKs reached past SND.UNA (in segments) when recovery began: the reordering a spurious recovery proves. */
   private undoDistance = 0;
+  /** The tail loss probe's deadline (RFC 8985 7), and the stream offset of the probe in flight (-1: none). */
+  tlpDueMs = Infinity;
+  private tlpProbeOffset = -1;
+  /** SND.UNA's offset when the last probe went: one probe until it moves. */
+  private tlpProbedAt = -1;
+  /** Last time SND.UNA moved or new data went out: the probe timer counts from it. */
+  private lastProgressMs = 0;
+  /**
+   * The head (SND.UNA) was sent again at this time; when SACKs of data sent
+   * after it keep coming while it stays missing, that copy was lost too.
+   */
+  private headRetransmitMs = -1;
+  private headRetransmitOffset = -1;
+  private headSackedBase = -1;
   readonly scoreboard = new SackScoreboard();
 
   // Timers (loop milliseconds; Infinity: not armed).
@@ -645,7 +659,42 @@ export class TcpConnection implements TimedEntry {
       && (!windowChanged || newlySacked > 0)) {
       this.duplicateAck(newlySacked, nowMs);
     }
+    if (this.sack && this.state !== TcpState.CLOSED) this.detectLoss(nowMs);
     return true;
+  }
+
+  /**
+   * Losses the duplicate-ACK rules cannot see, found from what is SACKed
+   * after it was sent (the time-ordered reasoning of RFC 8985's RACK):
+   * - a tail loss probe SACKed while data sent before it is still missing:
+   *   that data is lost, recovery starts now instead of at the RTO;
+   * - SND.UNA sent again, then DupThresh segments' worth more SACKed once an
+   *   RTT has passed, while it is still missing: its retransmission was lost
+   *   too, send it again.
+   */
+  private detectLoss(nowMs: number): void {
+    if (this.sndUna === this.sndMax) {
+      this.tlpProbeOffset = -1;
+      this.headRetransmitOffset = -1;
+      return;
+    }
+    const una = this.sndUnaOffset;
+    const probe = this.tlpProbeOffset;
+    if (probe >= 0 && (una > probe || this.scoreboard.sackedEnd(probe) >= 0)) {
+      this.tlpProbeOffset = -1;
+      if (!this.inRecovery && una < probe) this.enterRecovery(nowMs);
+    }
+    if (this.headRetransmitOffset !== una) {
+      this.headRetransmitOffset = -1;
+      return;
+    }
+    const settleMs = this.rtt.srttMs * 1.25 + 1;
+    if (this.headSackedBase < 0) {
+      if (nowMs - this.headRetransmitMs >= settleMs) this.headSackedBase = this.scoreboard.sackedBytes;
+    } else if (this.scoreboard.sackedBytes - this.headSackedBase >= this.dupThresh * this.sendMss) {
+      this.host.counters.tcpLostRetransmits++;
+      this.retransmitAt(una, nowMs, 1);
+    }
   }
 
   /** SACK blocks of the segment into the scoreboard (RFC 2018 5); returns bytes newly SACKed. */
@@ -673,6 +722,7 @@ export class TcpConnection implements TimedEntry {
     this.sendBuffer.consume(dataAcked);
     this.sndUnaOffset += dataAcked;
     this.sndUna = ack;
+    this.lastProgressMs = nowMs;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     this.scoreboard.advance(this.sndUnaOffset);
     if (this.highRetransmitted < this.sndUnaOffset) this.highRetransmitted = this.sndUnaOffset;
@@ -1007,6 +1057,7 @@ export class TcpConnection implements TimedEntry {
       this.rttStartMs = nowMs;
     }
     if (flight === 0) this.oldestUnackedMs = nowMs;
+    if (!retransmission) this.lastProgressMs = nowMs;
     this.sndNxt = seqAdd(this.sndNxt, length + (fin ? 1 : 0));
     if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
     if (fin) this.finSent = true;
@@ -1017,7 +1068,7 @@ export class TcpConnection implements TimedEntry {
   /**
    * Send again the segment at stream offset `offset` (a full segment at
    * most, up to the next SACKed range), regardless of the windows.
-   * `kind`: 0 fast retransmit, 1 recovery, 2 timeout. Returns the
+   * `kind`: 0 fast retransmit, 1 recovery, 2 timeout, 3 tail loss probe. Returns the
    * sequence space sent (0: nothing to send, -1: no buffer).
    */
   private retransmitAt(offset: number, nowMs: number, kind: number): number {
@@ -1042,7 +1093,12 @@ export class TcpConnection implements TimedEntry {
     counters.tcpRetransmits++;
     if (kind === 0) counters.tcpFastRetransmits++;
     else if (kind === 1) counters.tcpRecoveryRetransmits++;
-    else counters.tcpRtoRetransmits++;
+    else if (kind === 2) counters.tcpRtoRetransmits++;
+    if (offset === this.sndUnaOffset) {
+      this.headRetransmitOffset = offset;
+      this.headRetransmitMs = nowMs;
+      this.headSackedBase = -1;
+    }
     const sent = length + (fin ? 1 : 0);
     if (offset + sent > this.highRetransmitted) this.highRetransmitted = offset + sent;
     if (this.rtoDueMs === Infinity) this.rtoDueMs = nowMs + this.rtt.rtoMs;
@@ -1209,6 +1265,10 @@ export class TcpConnection implements TimedEntry {
       this.keepAliveTimer(nowMs);
       if (this.state === TcpState.CLOSED) return;
     }
+    if (nowMs >= this.tlpDueMs) {
+      this.tlpDueMs = Infinity;
+      this.tailLossProbe(nowMs);
+    }
     if (nowMs >= this.retryDueMs) {
       this.retryDueMs = Infinity;
       if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECEIVED) this.sendSyn(nowMs);
@@ -1216,6 +1276,46 @@ export class TcpConnection implements TimedEntry {
       this.transmit(nowMs);
     }
     this.afterEvent(nowMs);
+  }
+
+  /**
+   * The probe timer went off (RFC 8985 7.3): nothing came back for two RTTs
+   * while data is out, perhaps because the last segments were lost and no
+   * duplicate ACK can follow. Send one segment (new data if any may go, else
+   * the last one again) so that the peer's answer shows what is missing.
+   */
+  private tailLossProbe(nowMs: number): void {
+    if (!this.sack || this.inRecovery || this.sndUna === this.sndMax || this.tlpProbeOffset >= 0) return;
+    this.host.counters.tcpTailLossProbes++;
+    this.tlpProbedAt = this.sndUnaOffset;
+    const sentBefore = seqDiff(this.sndNxt, this.sndUna);
+    if (this.sndNxt === this.sndMax && this.sendNext(Math.max(this.cc.cwnd - sentBefore, this.sendMss), nowMs)) {
+      this.tlpProbeOffset = this.sndUnaOffset + sentBefore;
+    } else {
+      const dataEnd = this.sndUnaOffset + seqDiff(this.sndMax, this.sndUna) - (this.finSent ? 1 : 0);
+      const start = Math.max(this.sndUnaOffset, dataEnd - this.sendMss);
+      if (this.retransmitAt(start, nowMs, 3) <= 0) return;
+      this.tlpProbeOffset = start;
+    }
+    this.rtoDueMs = nowMs + this.rtt.rtoMs;
+  }
+
+  /** Arm the probe timer two RTTs after the last progress while data is out, outside any recovery (RFC 8985 7.2). */
+  private armTailLossProbe(nowMs: number): void {
+    const state = this.state;
+    if (!this.sack || this.inRecovery || this.sndUna === this.sndMax || this.tlpProbeOffset >= 0 || !this.rtt.measured
+      || this.tlpProbedAt === this.sndUnaOffset || this.sndUnaOffset < this.recoverGuard || this.rtt.backoff > 0
+      || (state !== TcpState.ESTABLISHED && state !== TcpState.CLOSE_WAIT && state !== TcpState.FIN_WAIT_1 && state !== TcpState.CLOSING && state !== TcpState.LAST_ACK)) {
+      this.tlpDueMs = Infinity;
+      return;
+    }
+    let pto = 2 * this.rtt.srttMs;
+    // One segment out: its ACK may be delayed (RFC 8985's WCDelAckT).
+    if (seqDiff(this.sndMax, this.sndUna) <= this.sendMss) pto += 200;
+    if (pto < 10) pto = 10;
+    let due = this.lastProgressMs + pto;
+    if (due < nowMs) due = nowMs;
+    this.tlpDueMs = due < this.rtoDueMs ? due : Infinity;
   }
 
   /** The retransmission timer went off (RFC 6298 5.4-5.7, RFC 5681 3.1). */
@@ -1253,6 +1353,8 @@ export class TcpConnection implements TimedEntry {
     }
     this.retransmissions++;
     counters.tcpRtoTimeouts++;
+    this.tlpProbeOffset = -1;
+    this.tlpDueMs = Infinity;
     const mss = this.sendMss;
     this.cc.onTimeout(seqDiff(this.sndMax, this.sndUna), mss, nowMs);
     this.inRecovery = false;
@@ -1353,6 +1455,7 @@ export class TcpConnection implements TimedEntry {
     if (this.keepAliveDueMs < due) due = this.keepAliveDueMs;
     if (this.closeDueMs < due) due = this.closeDueMs;
     if (this.retryDueMs < due) due = this.retryDueMs;
+    if (this.tlpDueMs < due) due = this.tlpDueMs;
     if (this.state === TcpState.CLOSED) due = Infinity;
     if (due === this.dueMs && (due === Infinity) === (this.heapIndex < 0)) return;
     this.dueMs = due;
@@ -1370,6 +1473,7 @@ export class TcpConnection implements TimedEntry {
     if (this.keepAlive && this.keepAliveDueMs === Infinity && this.state >= TcpState.ESTABLISHED && this.state !== TcpState.TIME_WAIT) {
       this.keepAliveDueMs = this.lastReceiveMs + this.keepAliveIdleMs;
     }
+    this.armTailLossProbe(nowMs);
     this.reschedule();
     this.deliver(nowMs);
     if (this.ackedRoom && this.state !== TcpState.CLOSED) {
@@ -1479,7 +1583,7 @@ export class TcpConnection implements TimedEntry {
       this.queuedIn = null;
     }
     this.setState(TcpState.CLOSED);
-    this.rtoDueMs = this.ackDueMs = this.persistDueMs = this.keepAliveDueMs = this.closeDueMs = this.retryDueMs = Infinity;
+    this.rtoDueMs = this.ackDueMs = this.persistDueMs = this.keepAliveDueMs = this.closeDueMs = this.retryDueMs = this.tlpDueMs = Infinity;
     this.host.timers.remove(this);
     this.dueMs = Infinity;
     this.host.forget(this);

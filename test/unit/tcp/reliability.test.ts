@@ -246,6 +246,54 @@ describe('tcp/reliability', () => {
       }
     });
 
+    it('probes a lost tail after two RTTs instead of waiting for the RTO, and recovers from the answer (RFC 8985 7)', () => {
+      const e = new Established({}, { sackPermitted: true });
+      try {
+        const base = e.stackNext;
+        const at = (segment: number): number => (base + segment * MSS) >>> 0;
+        e.connection.write(segmentsOf(5), 0, 5 * MSS, e.now);
+        e.collect();
+        // The last three segments are lost: only the first two are acknowledged.
+        e.segment({ flags: ACK, ack: at(2) });
+        const srtt = e.connection.rtt.srttMs;
+        const pto = Math.max(10, 2 * srtt);
+        assert.deepEqual(e.advance(Math.floor(pto) - 1), []);
+        const [probe] = e.advance(1);
+        assert.deepEqual(offsets([probe], base), [4 * MSS], 'the last segment again');
+        assert.equal(e.peer.counters.tcpTailLossProbes, 1);
+        // The peer SACKs the probe: segments 2 and 3 were sent before it and are missing, so they are lost.
+        const recovery = e.segment({ flags: ACK, ack: at(2), sack: [[at(4), at(5)]] });
+        assert.deepEqual(offsets(recovery, base), [2 * MSS, 3 * MSS]);
+        assert.equal(e.peer.counters.tcpSackRecoveries, 1);
+        e.segment({ flags: ACK, ack: at(5) });
+        assert.equal(e.peer.counters.tcpRtoTimeouts, 0);
+      } finally {
+        e.close();
+      }
+    });
+
+    it('sends the head again when its retransmission is lost too, seen from SACKs of later data', () => {
+      const e = new Established({}, { sackPermitted: true, window: 65535 });
+      try {
+        const base = e.stackNext;
+        const at = (segment: number): number => (base + segment * MSS) >>> 0;
+        e.connection.write(segmentsOf(30), 0, 30 * MSS, e.now);
+        e.collect();
+        e.advance(5);
+        e.segment({ flags: ACK, ack: at(0), sack: [[at(1), at(2)]] });
+        e.segment({ flags: ACK, ack: at(0), sack: [[at(1), at(3)]] });
+        const first = e.segment({ flags: ACK, ack: at(0), sack: [[at(1), at(4)]] });
+        assert.equal(offsets(first, base)[0], 0, 'fast retransmit of the head');
+        // An RTT later the retransmission has not arrived, but everything sent after it keeps being SACKed.
+        e.advance(10);
+        for (let upTo = 5; upTo <= 10; upTo++) e.segment({ flags: ACK, ack: at(0), sack: [[at(1), at(upTo)]] });
+        assert.equal(e.peer.counters.tcpLostRetransmits, 1);
+        assert.equal(e.peer.counters.tcpRtoTimeouts, 0);
+      } finally {
+        e.close();
+      }
+    });
+
     it('after a timeout resends from SND.UNA and skips what was SACKed', () => {
       const e = new Established({}, { sackPermitted: true });
       try {
