@@ -24,7 +24,7 @@ const CASES: Record<string, Impairment | null> = {
   corrupt: { corrupt: 0.001 },
   all: { loss: 0.01, delayMs: 10, reorder: 0.25, reorderMs: 5, duplicate: 0.01, corrupt: 0.001 },
 };
-const SHOWN = ['tcpRetransmits', 'tcpFastRetransmits', 'tcpRtoTimeouts', 'tcpSackRecoveries', 'tcpSpuriousRecoveries', 'tcpOutOfOrderQueued',
+const SHOWN = ['tcpRetransmits', 'tcpFastRetransmits', 'tcpRtoTimeouts', 'tcpSackRecoveries', 'tcpSpuriousRecoveries', 'tcpTailLossProbes', 'tcpLostRetransmits', 'tcpOutOfOrderQueued',
   'tcpDuplicateSegments', 'tcpBadChecksum', 'tcpChecksumPartial'];
 
 async function main(): Promise<void> {
