@@ -7,12 +7,13 @@ import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import { captureDevice } from '../src/phy/capture';
 import type { Device } from '../src/phy/device';
-import { Responder, echoHandler, loadHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { MetricsServer } from '../src/service/metrics';
+import { Responder, echoHandler, loadHandlerModule, responderCounterGroups, setupHandler, type LoadedHandlerModule, type ResponderHandler } from '../src/service/responder';
 import { startTcpEcho } from '../src/service/tcp-echo';
 import type { TcpServer } from '../src/socket/tcp';
 import { TCP_DROP_REASONS } from '../src/tcp/drops';
-import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped, warnOnFallback } from './common';
+import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
+import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
@@ -24,13 +25,14 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
   tcp: { kind: 'string', help: 'TCP port(s) to run an echo service on, beside UDP', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
-  handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
+  handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   pcap: { kind: 'string', help: 'write every frame in and out to this pcap file', meta: 'FILE' },
   user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
   json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
+  metrics: { kind: 'string', help: 'serve every counter in the Prometheus text format at http://HOST:PORT/metrics (see docs/metrics.md)', meta: 'HOST:PORT' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
@@ -74,30 +76,53 @@ function dropPrivileges(name: string): void {
   process.setuid?.(uid);
 }
 
+/** The value of `--handler` in `argv` before it is parsed (the module's options must be known to parse the rest). */
+function handlerArgument(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--handler') return argv[i + 1];
+    if (arg.startsWith('--handler=')) return arg.slice('--handler='.length);
+    const spec = RESPOND_OPTIONS[arg.slice(2)];
+    if (arg.startsWith('--') && spec !== undefined && spec.kind !== 'boolean') i++;
+  }
+  return undefined;
+}
+
+/** Load the `--handler` module and check that its options do not clash with the command's. */
+function loadHandler(argument: string): LoadedHandlerModule {
+  const file = path.resolve(argument);
+  let loaded: LoadedHandlerModule;
+  try {
+    loaded = loadHandlerModule(file);
+  } catch (error) {
+    throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
+  }
+  for (const name in loaded.options) {
+    if (RESPOND_OPTIONS[name] !== undefined) throw new UsageError(`--handler ${file}: its option --${name} clashes with nicring respond's own --${name}`);
+  }
+  return loaded;
+}
+
 export async function commandRespond(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, RESPOND_OPTIONS);
+  const handlerFile = handlerArgument(argv);
+  const module = handlerFile === undefined ? undefined : loadHandler(handlerFile);
+  const { options } = parseArgs(argv, module === undefined ? RESPOND_OPTIONS : { ...RESPOND_OPTIONS, ...module.options });
   if (options.help) {
-    console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
-      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame;\nwith --tcp, echoes TCP on those ports too.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+    let text = helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame;\nwith --tcp, echoes TCP on those ports too.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...');
+    if (module !== undefined && Object.keys(module.options).length > 0) text += `\n\nOptions of ${path.basename(module.file)}:\n${formatOptions(module.options)}`;
+    console.log(text);
     return 0;
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
   const tcpPorts = options.tcp === undefined ? [] : parsePorts(options.tcp as string, '--tcp');
-  if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
-  let handler: ResponderHandler = echoHandler;
-  let allowLargerReplies = false;
-  let service = 'echo';
-  if (options.handler !== undefined) {
-    const file = path.resolve(options.handler as string);
-    try {
-      ({ handler, allowLargerReplies } = loadHandlerModule(file));
-    } catch (error) {
-      throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
-    }
-    service = path.basename(file);
-  }
+  if (module !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
+  const service = module === undefined ? 'echo' : path.basename(module.file);
+  const handlerOptions: ParsedOptions = {};
+  if (module !== undefined) for (const name in module.options) handlerOptions[name] = options[name];
+  const metricsTarget = options.metrics === undefined ? undefined : parseTarget(options.metrics as string, '--metrics');
   if (options.user !== undefined) lookupUser(options.user as string);
   requireRoot('nicring respond');
 
@@ -115,7 +140,16 @@ export async function commandRespond(argv: string[]): Promise<number> {
     device.close();
     throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
   }
-  const responder = new Responder(iface, { ports, handler, allowLargerReplies });
+  let handler: ResponderHandler = echoHandler;
+  if (module !== undefined) {
+    try {
+      handler = await setupHandler(module, { options: handlerOptions, iface, queue: (options.queue as number | undefined) ?? 0 });
+    } catch (error) {
+      iface.close();
+      throw new UsageError(`--handler ${module.file}: ${(error as Error).message}`);
+    }
+  }
+  const responder = new Responder(iface, { ports, handler, allowLargerReplies: module?.allowLargerReplies === true });
   iface.start();
   let tcpServers: TcpServer[] = [];
   try {
@@ -140,11 +174,30 @@ export async function commandRespond(argv: string[]): Promise<number> {
     for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(responder.counters.requests);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
+
+  // Every counter, by group: the JSON lines and the metrics are both made from these objects.
+  const readCounters = () => ({ ...responderCounterGroups(responder), gc: { events: gcEvents, eventsAfterWarmup: gcEventsWarm } });
+  let metrics: MetricsServer | undefined;
+  if (metricsTarget !== undefined) {
+    try {
+      metrics = await MetricsServer.start({
+        host: metricsTarget.address, port: metricsTarget.port, read: readCounters,
+        info: { iface: device.name, backend: device.backend, mode: device.mode, service },
+      });
+    } catch (error) {
+      gcObserver.disconnect();
+      iface.close();
+      throw new UsageError(`--metrics ${metricsTarget.address}:${metricsTarget.port}: ${(error as Error).message}`);
+    }
+  }
+
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const describe = { iface: device.name, address: iface.address, ports, tcpPorts, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback: device.fallback ?? null }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
+  const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback: device.fallback ?? null, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} via ${device.name} (${device.backend} ${device.mode}); `
+    + `${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
     else {
@@ -158,8 +211,9 @@ export async function commandRespond(argv: string[]): Promise<number> {
   // Once a second: it reads the responder's counters in place and builds only the line it prints, to keep the service's garbage small.
   const snapshot = (event: string): void => {
     const now = performance.now();
-    const deviceStats = device.stats();
-    const stack = iface.counters() as unknown as Record<string, number>;
+    const read = readCounters();
+    const deviceStats = read.device;
+    const stack = read.stack as unknown as Record<string, number>;
     const counters = responder.counters;
     const seconds = Math.max(1e-3, (now - last.ms) / 1000);
     const drops: Record<string, number> = {};
@@ -180,7 +234,9 @@ export async function commandRespond(argv: string[]): Promise<number> {
       requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
       replyPps: Math.round((counters.replies - last.replies) / seconds),
       drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
-      kernel: deviceStats.kernel, loop: iface.loop.counters, ...(tcpPorts.length > 0 ? { tcp } : {}),
+      kernel: read.kernel, loop: read.loop,
+      ...(read.handler === null ? {} : { handler: read.handler }),
+      ...(tcpPorts.length > 0 ? { tcp } : {}),
     };
     last.ms = now;
     last.rx = deviceStats.rxFrames;
@@ -211,6 +267,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       + `${gcEvents} GC events, ${gcEventsWarm} after the first ${WARMUP_REQUESTS} requests`);
   }
   gcObserver.disconnect();
+  await metrics?.close();
   iface.close();
   return 0;
 }
