@@ -9,6 +9,9 @@ import { captureDevice } from '../src/phy/capture';
 import type { Device } from '../src/phy/device';
 import { MetricsServer } from '../src/service/metrics';
 import { Responder, echoHandler, loadHandlerModule, responderCounterGroups, setupHandler, type LoadedHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { startTcpEcho } from '../src/service/tcp-echo';
+import type { TcpServer } from '../src/socket/tcp';
+import { TCP_DROP_REASONS } from '../src/tcp/drops';
 import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
 import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
@@ -21,6 +24,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
   vlan: { kind: 'integer', help: 'serve one 802.1Q VLAN: take only frames tagged with it, tag every frame sent', min: 1, max: 4094, meta: 'ID' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
+  tcp: { kind: 'string', help: 'TCP port(s) to run an echo service on, beside UDP', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
   handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
@@ -33,6 +37,9 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   metrics: { kind: 'string', help: 'serve every counter in the Prometheus text format at http://HOST:PORT/metrics (see docs/metrics.md)', meta: 'HOST:PORT' },
   help: { kind: 'boolean', help: 'show this help' },
 };
+
+/** TCP counters that are drop reasons (the other tcp* counters are traffic, shown on their own). */
+const TCP_DROPS: ReadonlySet<string> = new Set(TCP_DROP_REASONS);
 
 /** Requests after which the hot path counts as warmed up (for gcEventsAfterWarmup). */
 const WARMUP_REQUESTS = 100_000;
@@ -47,11 +54,11 @@ const TRAFFIC_COUNTERS = new Set([
   'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
 ]);
 
-function parsePorts(text: string | undefined): number[] {
+function parsePorts(text: string | undefined, option = '--port'): number[] {
   if (text === undefined) throw new UsageError('--port is required (the UDP port or ports to answer on, e.g. 9000 or 53,9000)');
   const ports = text.split(',').map((part) => Number(part.trim()));
-  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port must be ports from 1 to 65535 separated by commas, got "${text}"`);
-  if (new Set(ports).size !== ports.length) throw new UsageError(`--port lists a port twice: "${text}"`);
+  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`${option} must be ports from 1 to 65535 separated by commas, got "${text}"`);
+  if (new Set(ports).size !== ports.length) throw new UsageError(`${option} lists a port twice: "${text}"`);
   return ports;
 }
 
@@ -111,7 +118,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, module === undefined ? RESPOND_OPTIONS : { ...RESPOND_OPTIONS, ...module.options });
   if (options.help) {
     let text = helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
-      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...');
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame;\nwith --tcp, echoes TCP on those ports too.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...');
     if (module !== undefined && Object.keys(module.options).length > 0) text += `\n\nOptions of ${path.basename(module.file)}:\n${formatOptions(module.options)}`;
     console.log(text);
     return 0;
@@ -119,6 +126,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
+  const tcpPorts = options.tcp === undefined ? [] : parsePorts(options.tcp as string, '--tcp');
   if (module !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
   const service = module === undefined ? 'echo' : path.basename(module.file);
   const handlerOptions: ParsedOptions = {};
@@ -155,6 +163,14 @@ export async function commandRespond(argv: string[]): Promise<number> {
   }
   const responder = new Responder(iface, { ports, handler, allowLargerReplies: module?.allowLargerReplies === true });
   iface.start();
+  let tcpServers: TcpServer[] = [];
+  try {
+    tcpServers = await startTcpEcho(iface, tcpPorts);
+  } catch (error) {
+    responder.close();
+    iface.close();
+    throw new UsageError(`--tcp: ${(error as Error).message}`);
+  }
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
   // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate),
@@ -191,12 +207,12 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const live = new LiveLine(json);
   const checksums = iface.checksums.acceptPartial ? `partial accepted (${device.checksums.reason})` : device.checksums.rx === 'partial' ? 'strict' : 'full';
   const describe = {
-    iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, checksums, ...(iface.vlan !== 0 ? { vlan: iface.vlan } : {}),
+    iface: device.name, address: iface.address, ports, tcpPorts, service, backend: device.backend, mode: device.mode, checksums, ...(iface.vlan !== 0 ? { vlan: iface.vlan } : {}),
     uid: process.getuid?.(),
   };
   const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
   if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback: device.fallback ?? null, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name}${iface.vlan !== 0 ? ` VLAN ${iface.vlan}` : ''} `
+  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} via ${device.name}${iface.vlan !== 0 ? ` VLAN ${iface.vlan}` : ''} `
     + `(${device.backend} ${device.mode}; checksums ${checksums}); ${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
   iface.on('link', (state: string) => {
     if (json) console.log(JSON.stringify({ event: 'link', state }));
@@ -221,7 +237,12 @@ export async function commandRespond(argv: string[]): Promise<number> {
       const count = counters.dropped[reason as keyof typeof counters.dropped];
       if (count > 0) drops[reason] = count;
     }
-    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = stack[name];
+    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name) && (!name.startsWith('tcp') || TCP_DROPS.has(name))) drops[name] = stack[name];
+    // TCP's figures: connections open now, accepted, reset by the peer, segments sent again.
+    const tcp = {
+      open: stack.tcpCurrentEstablished, accepted: stack.tcpPassiveOpens, reset: stack.tcpEstablishedResets, retransmits: stack.tcpRetransmits,
+      segmentsReceived: stack.tcpSegmentsReceived, segmentsSent: stack.tcpSegmentsSent, synCookiesSent: stack.tcpSynCookiesSent,
+    };
     const fields = {
       event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
       rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
@@ -231,6 +252,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       drops, pings: stack.icmpEchoRepliesSent ?? 0, udpChecksumPartial: stack.udpChecksumPartial ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
       kernel: read.kernel, loop: read.loop,
       ...(read.handler === null ? {} : { handler: read.handler }),
+      ...(tcpPorts.length > 0 ? { tcp } : {}),
     };
     last.ms = now;
     last.rx = deviceStats.rxFrames;
@@ -243,11 +265,14 @@ export async function commandRespond(argv: string[]): Promise<number> {
     let dropText = '';
     for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
     live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
-      + `requests ${counters.requests} replies ${counters.replies}${fields.udpChecksumPartial > 0 ? ` (partial checksums ${fields.udpChecksumPartial})` : ''} | drops: ${dropText || 'none'}`, fields);
+      + `requests ${counters.requests} replies ${counters.replies}${fields.udpChecksumPartial > 0 ? ` (partial checksums ${fields.udpChecksumPartial})` : ''} | `
+      + (tcpPorts.length > 0 ? `tcp open ${tcp.open} accepted ${tcp.accepted} reset ${tcp.reset} retrans ${tcp.retransmits} | ` : '')
+      + `drops: ${dropText || 'none'}`, fields);
   };
   const ticker = setInterval(() => snapshot('stats'), 1000);
   const why = await untilStopped(options.duration as number);
   clearInterval(ticker);
+  for (const server of tcpServers) server.close();
   responder.close();
   iface.flush();
   snapshot('final');

@@ -23,9 +23,10 @@ installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
-# The lab and the tests; dig, kdig and dnsperf for the DNS example's tests and benchmark.
+# The lab and the tests; dig, kdig and dnsperf for the DNS example's tests and benchmark;
+# curl, wget, hping3 and wrk for the TCP tests and benchmark.
 packages=(iproute2 ethtool iputils-ping tshark tcpdump procps util-linux gcc g++ make python3
-  bind9-dnsutils knot-dnsutils dnsperf)
+  bind9-dnsutils knot-dnsutils dnsperf curl wget hping3 wrk)
 # Servers the tests run by hand inside lab namespaces (nsd for the DNS benchmark's kernel baseline,
 # prometheus for promtool): installed without starting or enabling their services.
 servers=(nsd prometheus)

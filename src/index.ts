@@ -38,6 +38,12 @@ export interface OpenOptions {
   needWakeup?: boolean;
   /** AF_XDP zero-copy: 'auto' (default), 'on' or 'off'. */
   zeroCopy?: 'auto' | 'on' | 'off';
+  /**
+   * Multi-buffer AF_XDP (XDP_USE_SG, Linux 6.6+), so frames larger than a
+   * buffer (a same-host peer's TSO and GRO segments, up to 64 KiB) are
+   * received: 'auto' (default: where the kernel allows), 'on' or 'off'.
+   */
+  multiBuffer?: 'auto' | 'on' | 'off';
   /** Copy-mode frames per TX kick (default ringSize; 0 keeps the kernel's 32). */
   txBudget?: number;
   /** Poison released RX buffers with 0xa5 (debugging views kept too long). */
@@ -75,7 +81,7 @@ function isPowerOfTwo(n: number): boolean {
 
 interface ResolvedOptions extends Required<OpenOptions> {}
 
-const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'txBudget', 'poison']);
+const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'multiBuffer', 'txBudget', 'poison']);
 
 /** Check every option once and fill in defaults; throws a one-line TypeError naming the bad option. */
 export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -98,11 +104,13 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
   if (typeof needWakeup !== 'boolean') throw optionError('needWakeup', 'a boolean', needWakeup);
   const zeroCopy = options.zeroCopy ?? 'auto';
   if (!['auto', 'on', 'off'].includes(zeroCopy)) throw optionError('zeroCopy', "'auto', 'on' or 'off'", zeroCopy);
+  const multiBuffer = options.multiBuffer ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(multiBuffer)) throw optionError('multiBuffer', "'auto', 'on' or 'off'", multiBuffer);
   const txBudget = options.txBudget ?? ringSize;
   if (!Number.isInteger(txBudget) || txBudget < 0 || txBudget > 65536) throw optionError('txBudget', 'an integer from 0 to 65536', txBudget);
   const poison = options.poison ?? false;
   if (typeof poison !== 'boolean') throw optionError('poison', 'a boolean', poison);
-  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, txBudget, poison };
+  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, multiBuffer, txBudget, poison };
 }
 
 /** The backends open() chooses between: the real ones, or stand-ins in tests. */
@@ -157,6 +165,7 @@ export function openWithBackends(ifname: string, options: OpenOptions, backends:
           completionSize: resolved.ringSize,
           needWakeup: resolved.needWakeup,
           zeroCopy: resolved.zeroCopy,
+          multiBuffer: resolved.multiBuffer,
           txBudget: resolved.txBudget,
         }, { poison: resolved.poison });
         const netmapFailure = attempts.find((attempt) => attempt.backend === 'netmap');
@@ -187,7 +196,7 @@ export function fallbackWarning(device: Device): string | null {
     + `(${device.mode}) instead: ${fallback.message.replace(/\s*\n\s*/g, ' ')}`;
 }
 
-// The host stack: an interface on a device, its counters, UDP sockets, and pcap capture.
+// The host stack: an interface on a device, its counters, UDP and TCP sockets, and pcap capture.
 export { Interface } from './iface/interface';
 export type { InterfaceOptions } from './iface/interface';
 export { StackCounters } from './iface/counters';
@@ -202,6 +211,10 @@ export type { CaptureOptions } from './phy/capture';
 export { UdpSocket, UdpSocketError, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
 export type { UdpMessageListener, UdpRequestHandler } from './socket/udp';
 export * as udp from './socket/udp';
+export { TcpSocket, TcpServer, createServer as createTcpServer, connect as connectTcp } from './socket/tcp';
+export type { TcpSocketOptions, TcpServerOptions, TcpConnectOptions } from './socket/tcp';
+export * as tcp from './socket/tcp';
+export type { TcpOptions, TcpConfig } from './tcp/config';
 
 // Services: the UDP responder, the load generator and its engines, the sink.
 export { Responder, echoHandler, loadHandlerModule } from './service/responder';

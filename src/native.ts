@@ -53,6 +53,8 @@ export interface XdpPortOptions {
   zeroCopy: 'auto' | 'on' | 'off';
   /** XDP_MAX_TX_SKB_BUDGET for copy mode; 0 keeps the kernel default. */
   txBudget: number;
+  /** XDP_USE_SG: 'auto' (default) binds with it where the kernel and driver allow, 'on' insists, 'off' never. */
+  multiBuffer?: 'auto' | 'on' | 'off';
 }
 
 /**
@@ -71,6 +73,8 @@ export interface XdpPort {
   readonly needWakeup: boolean;
   /** The TX budget in force (0: the kernel's default, 32 in copy mode). */
   readonly txBudget: number;
+  /** Bound with XDP_USE_SG: a frame larger than a chunk arrives in several descriptors. */
+  readonly multiBuffer: boolean;
   /** The UMEM, one external ArrayBuffer of frameSize * frameCount bytes. */
   readonly umem: ArrayBuffer;
   readonly rx: RingInfo;

@@ -2,7 +2,7 @@
 // an optional gateway, optionally one 802.1Q VLAN. It owns the loop that
 // drives the device, demultiplexes received frames (ARP, IPv4; IPv6 and
 // anything else counted and dropped), and holds the layers: neighbor cache,
-// IPv4 in and out with reassembly, ICMP, UDP.
+// IPv4 in and out with reassembly, ICMP, UDP, TCP.
 //
 // It also watches the link: the device's state is polled on a loop timer,
 // and a change is counted and emitted as a 'link' event. While the link is
@@ -27,6 +27,8 @@ import { NeighborCache, type NeighborCacheOptions, type NeighborInfo } from './n
 import { Reassembler, type ReassemblyOptions } from './reassembly';
 import { TransportChecksums } from './transport-checksum';
 import { UdpLayer } from './udp';
+import { TcpLayer } from '../tcp/layer';
+import type { TcpOptions } from '../tcp/config';
 
 /** How to set up an interface. */
 export interface InterfaceOptions {
@@ -49,6 +51,8 @@ export interface InterfaceOptions {
   reassembly?: ReassemblyOptions;
   /** ICMP error rate limits. */
   icmp?: IcmpRateOptions;
+  /** TCP settings (Linux's defaults). */
+  tcp?: TcpOptions;
   /** The loop's clock (tests pass a FakeClock). */
   clock?: Clock;
   /** Batch sizes and busy polling of the loop. */
@@ -97,6 +101,7 @@ export class Interface extends EventEmitter {
   readonly vlan: number;
   /** How received transport checksums are judged (from the device's capabilities and strictChecksums). */
   readonly checksums: TransportChecksums;
+  readonly tcp: TcpLayer;
   /** The stack's input: the loop calls it per frame; tests may call `device.receive(n, iface.frameHandler)` themselves. */
   readonly frameHandler: FrameHandler;
   private readonly stats = new StackCounters();
@@ -160,6 +165,8 @@ export class Interface extends EventEmitter {
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;
     this.icmp.udp = this.udp;
+    this.tcp = new TcpLayer(this.link, this.output, this.addressing, counters, this.checksums, this.loop, () => this.sent(), options.tcp);
+    this.ipv4.tcp = this.tcp;
   }
 
   /** Our address, dotted. */
@@ -215,6 +222,7 @@ export class Interface extends EventEmitter {
     if (this.pausedPoll !== null) clearTimeout(this.pausedPoll);
     this.pausedPoll = null;
     this.udp.closeAll();
+    this.tcp.closeAll();
     this.neighbors.clear();
     this.reassembler.clear();
     this.flush();

@@ -61,6 +61,12 @@ export interface Device {
   readonly macAddress: string;
   /** Largest frame a buffer holds (bytes available from a frame's offset). */
   readonly frameCapacity: number;
+  /**
+   * Largest frame receive() may lend, when larger than frameCapacity: a
+   * frame that came in several buffers (multi-buffer AF_XDP) is lent whole
+   * from one contiguous region, with token -1 (it cannot be replied in place).
+   */
+  readonly maxReceiveFrame?: number;
   /** The descriptor the loop waits on; -1 when there is none (pair). */
   readonly fd: number;
   readonly closed: boolean;
