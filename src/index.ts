@@ -177,3 +177,12 @@ export type { GeneratorOptions, GeneratorReport, LatencySummary } from './servic
 export { runLiveFrames } from './service/live-frames';
 export type { LiveFramesOptions, LiveFramesResult } from './service/live-frames';
 export { Sink } from './service/sink';
+
+// Every queue of an interface: one worker thread per queue.
+export { serve, Service, resolveQueues } from './service/serve';
+export type {
+  ServeOptions, ServiceStats, QueueStats, ServedPort, WorkerModule, WorkerContext, OpenDeviceContext, WorkerService, WorkerError, CounterTree,
+} from './service/serve';
+export { NeighborShare } from './iface/neighbor-share';
+export type { NeighborShareCounters, NeighborShareOptions } from './iface/neighbor-share';
+export type { NeighborLearnedListener } from './iface/neighbor-cache';

@@ -1,7 +1,7 @@
 // What the kernel says about an interface in /sys/class/net, read in the
 // calling process's network namespace (ip netns exec remounts /sys for it).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { LinkState } from './device';
 
 /** The interface's MAC from sysfs (the calling process's network namespace). */
@@ -29,4 +29,21 @@ export function readLinkState(ifname: string): LinkState {
   } catch {
     return 'down';
   }
+}
+
+/**
+ * The interface's receive queues now in use (the rx-N entries under
+ * /sys/class/net/IF/queues, as `ethtool -l` counts its channels), or -1 when
+ * the interface is not there.
+ */
+export function readQueueCount(ifname: string): number {
+  let entries: string[];
+  try {
+    entries = readdirSync(`/sys/class/net/${ifname}/queues`);
+  } catch {
+    return -1;
+  }
+  let count = 0;
+  for (const entry of entries) if (/^rx-\d+$/.test(entry)) count++;
+  return count;
 }
