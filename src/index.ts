@@ -179,7 +179,7 @@ export type { LiveFramesOptions, LiveFramesResult } from './service/live-frames'
 export { Sink } from './service/sink';
 
 // Every queue of an interface: one worker thread per queue.
-export { serve, Service, resolveQueues } from './service/serve';
+export { serve, Service, resolveQueues, builtinWorkerModule } from './service/serve';
 export type {
   ServeOptions, ServiceStats, QueueStats, ServedPort, WorkerModule, WorkerContext, OpenDeviceContext, WorkerService, WorkerError, CounterTree,
 } from './service/serve';

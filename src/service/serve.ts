@@ -225,13 +225,26 @@ function toError(serialized: SerializedError, queue: number): WorkerError {
   return error;
 }
 
-/** The file the worker threads run: this directory's serve-worker, compiled or (under tsx) not. */
-function workerEntry(): { file: string; execArgv: string[] | undefined } {
+/** The path of a built-in worker module: the responder's, the generator's or the sink's (next to this file, compiled or not). */
+export function builtinWorkerModule(name: 'respond' | 'gen' | 'sink'): string {
+  return path.join(__dirname, `${name}-worker${path.extname(__filename)}`);
+}
+
+/** How to start a worker thread: this directory's serve-worker, compiled, or under tsx from source. */
+function workerEntry(): { script: string; eval: boolean; execArgv: string[] | undefined } {
   const extension = path.extname(__filename);
   const file = path.join(__dirname, `serve-worker${extension}`);
-  if (extension !== '.ts') return { file, execArgv: undefined };
-  // Running from TypeScript sources: the worker needs the same loader.
-  return { file, execArgv: [...process.execArgv, '--require', require.resolve('tsx/cjs')] };
+  if (extension !== '.ts') return { script: file, eval: false, execArgv: undefined };
+  // From TypeScript sources (tests, development): register tsx's CommonJS hook
+  // in the worker, without the ESM loader flags, which workers do not honour.
+  const execArgv: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    if (/^--(import|loader|experimental-loader)$/.test(argv[i]) && /tsx/.test(argv[i + 1] ?? '')) i++;
+    else if (!/^--(import|loader|experimental-loader)=.*tsx/.test(argv[i])) execArgv.push(argv[i]);
+  }
+  const script = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`;
+  return { script, eval: true, execArgv };
 }
 
 /** Add `source` into `target`: numbers summed, groups recursively, lists joined, labels kept when they agree. */
@@ -421,7 +434,7 @@ export async function serve(ifname: string, options: ServeOptions): Promise<Serv
       ifname, queue, module, options: options.options ?? {}, open: options.open ?? {}, interface: options.interface ?? null,
       cpus: cpus === null ? null : [cpus[index % cpus.length]], shareNeighborsMs,
     };
-    const worker = new Worker(entry.file, { workerData: start, execArgv: entry.execArgv, name: `nicring queue ${queue}` });
+    const worker = new Worker(entry.script, { eval: entry.eval, workerData: start, execArgv: entry.execArgv, name: `nicring queue ${queue}` });
     const handle = new WorkerHandle(queue, worker);
     handles.push(handle);
     readiness.push(new Promise<void>((resolve) => {

@@ -1,0 +1,105 @@
+// The responder as a worker module for serve(): each worker answers UDP on
+// its own queue with its own Responder, and loads the handler module itself
+// (its setup runs once per worker, so caches and rate limits are per queue).
+// `nicring respond` runs this module on every queue it serves.
+
+import * as path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { captureDevice } from '../phy/capture';
+import type { Device } from '../phy/device';
+import { Responder, echoHandler, type ResponderHandler, type ResponderHandlerModule } from './responder';
+import type { CounterTree, OpenDeviceContext, WorkerContext, WorkerService } from './serve';
+
+/** `ServeOptions.options` for this module. */
+export interface RespondWorkerOptions {
+  /** UDP ports to answer on. */
+  ports: number[];
+  /** Path of a handler module (echo without one). */
+  handler?: string;
+  /** The handler module's own options, given to its setup. */
+  handlerOptions?: Record<string, unknown>;
+  /** Record every frame to this pcap file; serving several queues, one file per queue (NAME-qN.pcap). */
+  pcap?: string;
+  /** Whether several queues are served (pcap file names then carry the queue). */
+  severalQueues?: boolean;
+  /** Requests after which GC events count as after warm-up (default 100,000). */
+  warmupRequests?: number;
+}
+
+/** What a handler module's setup gets: its options, the worker's host, and the queue. */
+export interface HandlerContext {
+  options: Record<string, unknown>;
+  iface: WorkerContext['iface'];
+  queue: number;
+}
+
+/** A handler module that may set itself up per worker. */
+export interface HandlerModuleWithSetup extends ResponderHandlerModule {
+  setup?(context: HandlerContext): ResponderHandler | undefined | void | Promise<ResponderHandler | undefined | void>;
+}
+
+/** GC events a worker places by request count, after warm-up (the first few). */
+const GC_TIMES_KEPT = 10;
+
+/** The pcap file for `queue`: FILE itself for one queue, FILE-qN.EXT for several. */
+export function pcapFileForQueue(file: string, queue: number, severalQueues: boolean): string {
+  if (!severalQueues) return file;
+  const extension = path.extname(file);
+  return `${file.slice(0, file.length - extension.length)}-q${queue}${extension || '.pcap'}`;
+}
+
+export function openDevice(context: OpenDeviceContext): Device {
+  const options = context.options as RespondWorkerOptions;
+  const device = context.open();
+  if (options.pcap === undefined) return device;
+  return captureDevice(device, pcapFileForQueue(options.pcap, context.queue, options.severalQueues === true));
+}
+
+/** Load the handler module and run its setup for this worker. */
+async function loadHandler(options: RespondWorkerOptions, context: WorkerContext): Promise<{ handler: ResponderHandler; allowLargerReplies: boolean }> {
+  if (options.handler === undefined) return { handler: echoHandler, allowLargerReplies: false };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require(options.handler) as HandlerModuleWithSetup | ResponderHandler;
+  const module: HandlerModuleWithSetup = typeof loaded === 'function' ? { handle: loaded } : loaded;
+  let handler = module.handle ?? module.default;
+  if (typeof module.setup === 'function') {
+    const made = await module.setup({ options: options.handlerOptions ?? {}, iface: context.iface, queue: context.queue });
+    if (typeof made === 'function') handler = made;
+  }
+  if (typeof handler !== 'function') throw new TypeError(`${options.handler} must export a handler function (handle, or setup returning one)`);
+  return { handler, allowLargerReplies: module.allowLargerReplies === true };
+}
+
+export async function setup(context: WorkerContext): Promise<WorkerService> {
+  const options = context.options as RespondWorkerOptions;
+  const iface = context.iface;
+  if (iface === undefined) throw new TypeError('the responder needs an interface (serve option interface)');
+  const { handler, allowLargerReplies } = await loadHandler(options, context);
+  const responder = new Responder(iface, { ports: options.ports, handler, allowLargerReplies });
+  // GC events after warm-up, with the request count each came at: early ones are the JIT still at work.
+  const warmupRequests = options.warmupRequests ?? 100_000;
+  let gcEventsAfterWarmup = 0;
+  const gcAfterWarmupAtRequest: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    const requests = responder.counters.requests;
+    if (requests < warmupRequests) return;
+    const entries = list.getEntries();
+    gcEventsAfterWarmup += entries.length;
+    for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(requests);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    counters: (): CounterTree => {
+      const c = responder.counters;
+      return {
+        requests: c.requests, replies: c.replies, requestBytes: c.requestBytes, replyBytes: c.replyBytes,
+        requestsDropped: responder.droppedTotal(), dropped: { ...c.dropped },
+        gcEventsAfterWarmup, gcAfterWarmupAtRequest: [...gcAfterWarmupAtRequest],
+      };
+    },
+    close: () => {
+      observer.disconnect();
+      responder.close();
+    },
+  };
+}
