@@ -1,19 +1,22 @@
-// nicring respond: the UDP responder service on one port, with live figures.
+// nicring respond: the UDP responder service, one worker thread per queue
+// (every queue the interface has by default), with live figures summed over
+// the queues.
 
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
-import { Interface } from '../src/iface/interface';
-import { open } from '../src/index';
-import { captureDevice } from '../src/phy/capture';
-import type { Device } from '../src/phy/device';
-import { Responder, echoHandler, loadHandlerModule, type ResponderHandler } from '../src/service/responder';
+import { Ipv4Addressing } from '../src/iface/address';
+import type { RespondWorkerOptions } from '../src/service/respond-worker';
+import { loadHandlerModule } from '../src/service/responder';
+import { builtinWorkerModule, resolveQueues, serve, type QueueStats, type ServiceStats, type WorkerError } from '../src/service/serve';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, queueSelection, requireRoot, untilStopped } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
   ...OPEN_OPTIONS,
+  queue: { ...OPEN_OPTIONS.queue, help: 'serve this one NIC queue (default: every queue, see --queues)' },
+  queues: { ...QUEUES_OPTIONS.queues, help: 'queues to serve, one worker thread each: all (default), N (queues 0 to N-1) or a list (0,2)' },
+  cpus: QUEUES_OPTIONS.cpus,
   // Deep rings absorb the bursts a high-rate service sees (32 MiB of UMEM at 8192).
   'ring-size': { ...OPEN_OPTIONS['ring-size'], default: 8192 },
   address: { kind: 'string', help: 'the address nicring answers for, with its prefix', meta: 'IP/PREFIX' },
@@ -23,17 +26,15 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
-  pcap: { kind: 'string', help: 'write every frame in and out to this pcap file', meta: 'FILE' },
+  pcap: { kind: 'string', help: 'write every frame in and out to this pcap file (one file per queue, FILE-qN.pcap, when serving several)', meta: 'FILE' },
   user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
   json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-/** Requests after which the hot path counts as warmed up (for gcEventsAfterWarmup). */
+/** Requests after which a worker's hot path counts as warmed up (for gcEventsAfterWarmup). */
 const WARMUP_REQUESTS = 100_000;
-/** How many GC events after warm-up the figures place (by request count). */
-const GC_TIMES_KEPT = 10;
 
 /** Stack counters that count traffic, not drops. */
 const TRAFFIC_COUNTERS = new Set([
@@ -71,121 +72,158 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, RESPOND_OPTIONS);
   if (options.help) {
     console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
-      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame,\n'
+      + 'with one worker thread per NIC queue. Run it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
     return 0;
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
   if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
-  let handler: ResponderHandler = echoHandler;
-  let allowLargerReplies = false;
+  const selection = queueSelection(options, true) ?? [options.queue as number];
+  const cpus = options.cpus === undefined ? undefined : parseCpuList(options.cpus as string);
+  try {
+    new Ipv4Addressing(options.address as string, options.gateway as string | undefined);
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
+  }
+  let handlerFile: string | undefined;
   let service = 'echo';
   if (options.handler !== undefined) {
-    const file = path.resolve(options.handler as string);
+    handlerFile = path.resolve(options.handler as string);
     try {
-      ({ handler, allowLargerReplies } = loadHandlerModule(file));
+      // Checked here, loaded again by every worker (its setup runs there).
+      loadHandlerModule(handlerFile);
     } catch (error) {
-      throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
+      throw new UsageError(`--handler ${handlerFile}: ${(error as Error).message}`);
     }
-    service = path.basename(file);
+    service = path.basename(handlerFile);
   }
   if (options.user !== undefined) lookupUser(options.user as string);
   requireRoot('nicring respond');
 
-  let device: Device = open(options.iface as string, openOptions(options));
-  if (options.pcap !== undefined) device = captureDevice(device, path.resolve(options.pcap as string));
-  let iface: Interface;
+  const { queue: _queue, ...open } = openOptions(options);
+  let queues: number[];
   try {
-    iface = new Interface(device, {
+    queues = resolveQueues(options.iface as string, selection, open.backend);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const workerOptions: RespondWorkerOptions = {
+    ports, handler: handlerFile, warmupRequests: WARMUP_REQUESTS,
+    pcap: options.pcap === undefined ? undefined : path.resolve(options.pcap as string),
+    severalQueues: queues.length > 1,
+  };
+  const responders = await serve(options.iface as string, {
+    module: builtinWorkerModule('respond'), queues, cpus, open, options: workerOptions,
+    interface: {
       address: options.address as string,
       gateway: options.gateway as string | undefined,
       loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
-    });
-  } catch (error) {
-    device.close();
-    throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
-  }
-  const responder = new Responder(iface, { ports, handler, allowLargerReplies });
-  iface.start();
+    },
+  });
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
-  // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate),
-  // with the request count each of those came at (the first few): early ones are the JIT still at work.
-  let gcEvents = 0;
-  let gcEventsWarm = 0;
-  const gcAfterWarmupAtRequest: number[] = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    const entries = list.getEntries();
-    gcEvents += entries.length;
-    if (responder.counters.requests < WARMUP_REQUESTS) return;
-    gcEventsWarm += entries.length;
-    for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(responder.counters.requests);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
   const json = options.json as boolean;
   const live = new LiveLine(json);
-  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
+  const [first] = responders.ports;
+  const several = responders.queues.length > 1;
+  const describe = {
+    iface: first.name, address: options.address as string, ports, service, backend: first.backend, mode: first.mode, uid: process.getuid?.(),
+    queues: [...responders.queues], cpus: cpus ?? null,
+  };
+  const where = several ? `${first.name} queues ${responders.queues.join(',')}` : first.name;
   if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
-  iface.on('link', (state: string) => {
-    if (json) console.log(JSON.stringify({ event: 'link', state }));
-    else {
-      live.end();
-      console.log(`link ${state}`);
-    }
-  });
+  else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')} via ${where} (${first.backend} ${first.mode}, one worker per queue); Ctrl-C stops`);
 
   const startMs = performance.now();
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
-  // Once a second: it reads the responder's counters in place and builds only the line it prints, to keep the service's garbage small.
-  const snapshot = (event: string): void => {
+  // Once a second: the workers' figures, summed; the live line and the JSON show the sum, the JSON each queue too.
+  const show = (event: string, stats: ServiceStats): void => {
     const now = performance.now();
-    const deviceStats = device.stats();
-    const stack = iface.counters() as unknown as Record<string, number>;
-    const counters = responder.counters;
+    const total = stats.total;
+    const counters = total.service as unknown as ResponderFigures;
     const seconds = Math.max(1e-3, (now - last.ms) / 1000);
-    const drops: Record<string, number> = {};
-    for (const reason in counters.dropped) {
-      const count = counters.dropped[reason as keyof typeof counters.dropped];
-      if (count > 0) drops[reason] = count;
-    }
-    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = stack[name];
     const fields = {
       event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
-      rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
-      rxPps: Math.round((deviceStats.rxFrames - last.rx) / seconds), txPps: Math.round((deviceStats.txFrames - last.tx) / seconds),
-      requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
-      replyPps: Math.round((counters.replies - last.replies) / seconds),
-      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
-      kernel: deviceStats.kernel, loop: iface.loop.counters,
+      rx: total.device.rxFrames, tx: total.device.txFrames,
+      rxPps: Math.round((total.device.rxFrames - last.rx) / seconds), txPps: Math.round((total.device.txFrames - last.tx) / seconds),
+      requests: counters.requests ?? 0, replies: counters.replies ?? 0, requestsDropped: counters.requestsDropped ?? 0,
+      replyPps: Math.round(((counters.replies ?? 0) - last.replies) / seconds),
+      drops: dropsOf(counters, total.stack as unknown as Record<string, number> | undefined), pings: total.stack?.icmpEchoRepliesSent ?? 0,
+      gcEvents: total.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0, gcAfterWarmupAtRequest: counters.gcAfterWarmupAtRequest ?? [],
+      kernel: total.device.kernel, loop: total.loop,
+      perQueue: stats.queues.map(queueFigures),
     };
     last.ms = now;
-    last.rx = deviceStats.rxFrames;
-    last.tx = deviceStats.txFrames;
-    last.replies = counters.replies;
+    last.rx = fields.rx;
+    last.tx = fields.tx;
+    last.replies = fields.replies;
     if (json) {
       live.show('', fields);
       return;
     }
     let dropText = '';
-    for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
-    live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
-      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText || 'none'}`, fields);
+    for (const reason in fields.drops) dropText += `${dropText ? ', ' : ''}${reason} ${fields.drops[reason]}`;
+    live.show(`${where} ${first.backend} ${first.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
+      + `requests ${fields.requests} replies ${fields.replies} | drops: ${dropText || 'none'}`, fields);
   };
-  const ticker = setInterval(() => snapshot('stats'), 1000);
-  const why = await untilStopped(options.duration as number);
+  let asking = false;
+  const ticker = setInterval(() => {
+    if (asking) return;
+    asking = true;
+    responders.stats().then((stats) => show('stats', stats), () => undefined).finally(() => { asking = false; });
+  }, 1000);
+  const failed = responders.closed.then(() => null, (error: WorkerError) => error);
+  const outcome = await Promise.race([untilStopped(options.duration as number), failed]);
   clearInterval(ticker);
-  responder.close();
-  iface.flush();
-  snapshot('final');
+  if (typeof outcome !== 'string') {
+    live.end();
+    const error = outcome as WorkerError;
+    throw new Error(`the worker for queue ${error.queue} failed, every port is closed: ${error.message}`);
+  }
+  const final = await responders.close();
+  show('final', final);
   live.end();
   if (!json) {
-    const c = responder.snapshot();
-    console.log(`stopped (${why}): ${c.requests} requests, ${c.replies} replies, ${responder.droppedTotal()} dropped; `
-      + `${gcEvents} GC events, ${gcEventsWarm} after the first ${WARMUP_REQUESTS} requests`);
+    const c = final.total.service as unknown as ResponderFigures;
+    console.log(`stopped (${outcome}): ${c.requests ?? 0} requests, ${c.replies ?? 0} replies, ${c.requestsDropped ?? 0} dropped; `
+      + `${final.total.gcEvents} GC events, ${c.gcEventsAfterWarmup ?? 0} after each worker's first ${WARMUP_REQUESTS} requests`
+      + `${several ? `; per queue: ${final.queues.map((q) => `q${q.queue} ${(q.service as unknown as ResponderFigures).replies ?? 0}`).join(' ')} replies` : ''}`);
   }
-  gcObserver.disconnect();
-  iface.close();
   return 0;
+}
+
+/** What the responder worker module reports (see src/service/respond-worker.ts). */
+interface ResponderFigures {
+  requests?: number;
+  replies?: number;
+  requestsDropped?: number;
+  dropped?: Record<string, number>;
+  gcEventsAfterWarmup?: number;
+  gcAfterWarmupAtRequest?: number[];
+}
+
+/** Drops by reason: the responder's, then the stack's counters that count drops, not traffic. */
+function dropsOf(counters: ResponderFigures, stack: Record<string, number> | undefined): Record<string, number> {
+  const drops: Record<string, number> = {};
+  for (const reason in counters.dropped ?? {}) {
+    const count = (counters.dropped as Record<string, number>)[reason];
+    if (count > 0) drops[reason] = count;
+  }
+  for (const name in stack ?? {}) if ((stack as Record<string, number>)[name] > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = (stack as Record<string, number>)[name];
+  return drops;
+}
+
+/** One queue's line in the JSON breakdown. */
+function queueFigures(q: QueueStats): Record<string, unknown> {
+  const counters = q.service as unknown as ResponderFigures;
+  return {
+    queue: q.queue, cpus: q.cpus, rx: q.device.rxFrames, tx: q.device.txFrames,
+    requests: counters.requests ?? 0, replies: counters.replies ?? 0, requestsDropped: counters.requestsDropped ?? 0,
+    pings: q.stack?.icmpEchoRepliesSent ?? 0, arpReplies: q.stack?.arpRepliesSent ?? 0,
+    drops: dropsOf(counters, q.stack as unknown as Record<string, number> | undefined),
+    neighborsShared: q.neighbors?.sent ?? 0, neighborsAdopted: q.neighbors?.adopted ?? 0,
+    gcEvents: q.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0,
+  };
 }

@@ -133,7 +133,7 @@ async function run(): Promise<void> {
   if (typeof module.setup !== 'function') throw new TypeError(`${start.module} must export setup(context)`);
   const openContext: OpenDeviceContext = {
     ifname: start.ifname, queue: start.queue, options: start.options,
-    open: () => open(start.ifname, { ...start.open, queue: start.queue }),
+    open: () => open(start.ifname, start.openQueue ? { ...start.open, queue: start.queue } : start.open),
   };
   device = module.openDevice !== undefined ? await module.openDevice(openContext) : openContext.open();
   if (start.interface !== null) {

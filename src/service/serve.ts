@@ -16,7 +16,7 @@ import type { InterfaceOptions } from '../iface/interface';
 import type { NeighborShareCounters } from '../iface/neighbor-share';
 import type { LoopStats } from '../loop';
 import type { Device, DeviceStats } from '../phy/device';
-import { hasNetmapPrefix, NR_REG_ALL_NIC, parseNetmapName } from '../phy/netmap-name';
+import { hasNetmapPrefix, NR_REG_ALL_NIC, NR_REG_ONE_NIC, NR_REG_ONE_SW, parseNetmapName } from '../phy/netmap-name';
 import { readQueueCount } from '../phy/sysfs';
 import type { Interface } from '../iface/interface';
 import type { OpenOptions } from '../index';
@@ -75,7 +75,7 @@ export interface WorkerModule {
 export interface ServeOptions {
   /** The worker module: a file each worker thread loads (absolute, or relative to the working directory). */
   module: string;
-  /** Queues to serve: 'all' (default: every queue the interface has) or a list. */
+  /** Queues to serve: 'all' (default: every queue the interface has, or the rings a netmap port name names) or a list. */
   queues?: 'all' | number[];
   /** Pin worker i to CPU cpus[i % cpus.length] (pthread_setaffinity_np on the worker's own thread). */
   cpus?: number[];
@@ -173,23 +173,38 @@ export interface WorkerStart {
   interface: Omit<InterfaceOptions, 'clock'> | null;
   cpus: number[] | null;
   shareNeighborsMs: number;
+  /** Open with `queue` (false: the port name names its rings itself). */
+  openQueue: boolean;
 }
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
 const KNOWN_OPTIONS = new Set(['module', 'queues', 'cpus', 'options', 'open', 'interface', 'shareNeighborsMs', 'closeTimeoutMs']);
 
+/** Whether `ifname` is a netmap port name that binds rings of its own choosing (not every NIC ring). */
+function netmapNamedRings(ifname: string, backend: OpenOptions['backend']): { name: string; ring: number } | null {
+  if (!hasNetmapPrefix(ifname) && backend !== 'netmap') return null;
+  const port = parseNetmapName(ifname);
+  if (port.mode === NR_REG_ALL_NIC) return null;
+  return { name: port.name, ring: port.mode === NR_REG_ONE_NIC || port.mode === NR_REG_ONE_SW ? port.ringId : 0 };
+}
+
 /**
  * The queues to serve on `ifname`: 'all' is every queue the interface has
  * (its rx-N entries in sysfs); a list must name queues it has. Throws a
  * one-line error otherwise. A list for an interface sysfs does not show is
- * left to the workers' opens to refuse.
+ * left to the workers' opens to refuse. A netmap port name that names its
+ * rings ("netmap:eth0-2", "netmap:eth0^") is served as it is, by one worker
+ * (its ring number stands for the queue), and takes no list.
  */
 export function resolveQueues(ifname: string, queues: 'all' | number[] = 'all', backend: OpenOptions['backend'] = 'auto'): number[] {
   let name = ifname;
   if (hasNetmapPrefix(ifname) || backend === 'netmap') {
-    const port = parseNetmapName(ifname);
-    if (port.mode !== NR_REG_ALL_NIC) throw new RangeError(`the netmap port name "${ifname}" already names its rings: give the interface (netmap:${port.name}) and choose queues instead`);
-    name = port.name;
+    const named = netmapNamedRings(ifname, backend);
+    if (named !== null) {
+      if (queues !== 'all') throw new RangeError(`the netmap port name "${ifname}" already names its rings: give the interface (netmap:${named.name}) to choose queues`);
+      return [named.ring];
+    }
+    name = parseNetmapName(ifname).name;
   }
   const count = readQueueCount(name);
   if (queues === 'all') {
@@ -416,6 +431,7 @@ export async function serve(ifname: string, options: ServeOptions): Promise<Serv
   for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`serve(): unknown option ${key}`);
   if (typeof options.module !== 'string' || options.module.length === 0) throw new TypeError('serve(): module must be the path of a worker module');
   const queues = resolveQueues(ifname, options.queues ?? 'all', options.open?.backend);
+  const openQueue = netmapNamedRings(ifname, options.open?.backend) === null;
   const cpus = checkCpus(options.cpus);
   const shareNeighborsMs = options.shareNeighborsMs ?? 10;
   if (!(shareNeighborsMs >= 0) || !Number.isFinite(shareNeighborsMs)) throw new TypeError(`serve(): shareNeighborsMs must be a number of milliseconds, got ${options.shareNeighborsMs}`);
@@ -432,7 +448,7 @@ export async function serve(ifname: string, options: ServeOptions): Promise<Serv
   queues.forEach((queue, index) => {
     const start: WorkerStart = {
       ifname, queue, module, options: options.options ?? {}, open: options.open ?? {}, interface: options.interface ?? null,
-      cpus: cpus === null ? null : [cpus[index % cpus.length]], shareNeighborsMs,
+      cpus: cpus === null ? null : [cpus[index % cpus.length]], shareNeighborsMs, openQueue,
     };
     const worker = new Worker(entry.script, { eval: entry.eval, workerData: start, execArgv: entry.execArgv, name: `nicring queue ${queue}` });
     const handle = new WorkerHandle(queue, worker);

@@ -31,14 +31,16 @@ describe('serve: one worker thread per queue', () => {
       assert.deepEqual(resolveQueues('lo', [0]), [0]);
     });
 
-    it('refuses a queue the interface lacks, a repeated queue and an unknown interface, each in one line', () => {
+    it('refuses a queue the interface lacks, a repeated queue, an unknown interface and a list with a netmap ring name, each in one line', () => {
       assert.throws(() => resolveQueues('lo', [0, 1]), /^RangeError: lo has 1 queue \(0-0\): it has no queue 1 \(see ethtool -l lo\)$/);
       assert.throws(() => resolveQueues('lo', [0, 0]), /lists a queue twice: 0,0/);
       assert.throws(() => resolveQueues('lo', [-1]), /-1 is not a queue number/);
       assert.throws(() => resolveQueues('nosuchif0', 'all'), /no interface nosuchif0 in this network namespace/);
-      assert.throws(() => resolveQueues('netmap:lo-1', 'all'), /already names its rings/);
-      assert.throws(() => resolveQueues('lo-1', 'all', 'netmap'), /already names its rings/);
+      assert.throws(() => resolveQueues('netmap:lo-1', [0, 1]), /already names its rings: give the interface \(netmap:lo\)/);
+      assert.throws(() => resolveQueues('lo-1', [1], 'netmap'), /already names its rings/);
       assert.deepEqual(resolveQueues('netmap:lo', 'all'), [0]);
+      assert.deepEqual(resolveQueues('netmap:lo-3', 'all'), [3], 'a name with a ring is served as it is, by one worker');
+      assert.deepEqual(resolveQueues('netmap:lo^', 'all'), [0]);
     });
 
     it('refuses options it does not know, a queue in the open options and bad CPU lists', async () => {
