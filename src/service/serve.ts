@@ -389,11 +389,6 @@ export class Service {
     void this.close();
   }
 
-  /** @internal Relay neighbours one worker learned to the others. */
-  relay(from: WorkerHandle, entries: Uint32Array): void {
-    for (const w of this.workers) if (w !== from) w.post({ kind: 'neighbors', entries });
-  }
-
   private collect(queues: (QueueStats | null)[]): ServiceStats {
     const present = queues.filter((q): q is QueueStats => q !== null);
     return { total: sumStats(present), queues: present };
@@ -469,7 +464,8 @@ export async function serve(ifname: string, options: ServeOptions): Promise<Serv
             handle.answered(message.id, message.stats);
             break;
           case 'neighbors':
-            service?.relay(handle, message.entries);
+            // Relayed from the start: a worker may wait for a neighbour in its setup.
+            for (const other of handles) if (other !== handle) other.post({ kind: 'neighbors', entries: message.entries });
             break;
           case 'closed':
             if (message.stats !== null) handle.last = message.stats;
