@@ -1,5 +1,6 @@
 // nicring gen: bounded UDP load against a responder, counting replies.
 
+import * as os from 'node:os';
 import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import { loadNative } from '../src/native';
@@ -70,6 +71,14 @@ export async function commandGen(argv: string[]): Promise<number> {
   const queues = selection === null ? null : resolveQueues(options.iface as string, selection, options.backend as 'auto' | 'netmap' | 'xdp');
   const cpus = options.cpus === undefined ? undefined : parseCpuList(options.cpus as string);
   if (queues !== null && engine === 'xdp') return generateOnQueues(options, target, queues, cpus, live);
+  if (queues !== null) {
+    // The live engine: the flood for queue q runs on CPU q (or the i-th of --cpus).
+    const online = os.cpus().length;
+    queues.forEach((queue, index) => {
+      const cpu = cpus === undefined ? queue : cpus[index % cpus.length];
+      if (cpu >= online) throw new UsageError(`--engine live floods queue ${queue} from CPU ${cpu}, and this machine has ${online} CPUs: name fewer queues, or CPUs with --cpus (on veth, CPU c reaches queue c modulo the queue count)`);
+    });
+  }
 
   const device = open(options.iface as string, openOptions(options));
   let iface: Interface;

@@ -163,6 +163,21 @@ for (const queueCount of [2, 4]) {
       }
     });
 
+    if (queueCount === 2) {
+      it('takes a live-frames flood on every queue, each flood from its own CPU', async () => {
+        const l = lab();
+        const before = (await responder.statsAfter(0)).perQueue as Json[];
+        const gen = jsonLines(startInNetns(l.peer.netns, [process.execPath, '--import', 'tsx', CLI, 'gen', '--json', '--iface', l.peer.ifname,
+          '--address', l.peer.address, '--target', `${l.nicring.ip}:9000`, '--engine', 'live', '--queues', 'all', '--count', '20000', '--rate', '20000']));
+        const report = (await gen.closed).pop() as Json;
+        assert.equal(report.sent, 20000, JSON.stringify(report));
+        const after = (await responder.statsAfter((await responder.statsAfter(0)).seconds)).perQueue as Json[];
+        const gained = after.map((q, i) => q.replies - before[i].replies);
+        assert.ok(gained.every((n) => n >= 5000), `replies per queue during the flood: ${gained.join(', ')}`);
+        assert.ok(report.received <= gained.reduce((a, b) => a + b, 0));
+      });
+    }
+
     it('sums the workers in its figures, and on SIGTERM closes every port and prints the totals', async () => {
       const l = lab();
       const final = await responder.stop();
