@@ -1,6 +1,6 @@
 // Option sets and helpers shared by the commands that open a port.
 
-import type { OpenOptions } from '../src/index';
+import { fallbackWarning, type Device, type OpenOptions } from '../src/index';
 import { NR_REG_ALL_NIC, hasNetmapPrefix, parseNetmapName } from '../src/phy/netmap-name';
 import { UsageError, type OptionSpecs, type ParsedOptions } from './args';
 
@@ -22,6 +22,12 @@ export function openOptions(options: ParsedOptions): OpenOptions {
   };
   if (options.queue !== undefined) result.queue = options.queue as number;
   return result;
+}
+
+/** Print one warning on stderr when open() fell back from the backend it tried first (for a service: its first port's). */
+export function warnOnFallback(device: Pick<Device, 'name' | 'backend' | 'mode' | 'fallback'>): void {
+  const warning = fallbackWarning(device);
+  if (warning !== null) console.error(warning);
 }
 
 /** Parse "IPV4:PORT". */

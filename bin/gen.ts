@@ -15,7 +15,7 @@ import { runLiveFrames } from '../src/service/live-frames';
 import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
 import { UsageError, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
-import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot } from './common';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const GEN_OPTIONS: OptionSpecs = {
@@ -81,6 +81,7 @@ export async function commandGen(argv: string[]): Promise<number> {
   }
 
   const device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   let iface: Interface;
   try {
     iface = new Interface(device, { address: options.address as string });
@@ -208,6 +209,8 @@ async function generateOnQueues(options: ParsedOptions, target: { address: strin
     if (/must be|payload size|source ports/.test((error as Error).message)) throw new UsageError((error as Error).message.replace(/^queue \d+: /, ''));
     throw error;
   }
+  const [first] = service.ports;
+  if (first.fallback !== null) warnOnFallback({ ...first, fallback: first.fallback });
   const startMs = performance.now();
   const last = { sent: 0, ms: startMs };
   let stats: QueueStats[];

@@ -17,7 +17,7 @@ import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
 import { UsageError, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
 import { LiveLine, formatRate, helpText } from './output';
-import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, untilStopped } from './common';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, untilStopped, warnOnFallback } from './common';
 import { commandRespond } from './respond';
 import { commandGen } from './gen';
 import { commandBench } from './bench';
@@ -134,6 +134,7 @@ function commandSink(argv: string[]): Promise<number> {
   const queues = queueSelection(options, false);
   if (queues !== null) return commandSinkQueues(options, queues);
   const device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   const sink = new Sink(device, { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean });
   const live = new LiveLine(options.json as boolean);
   const startMs = performance.now();
@@ -187,6 +188,7 @@ async function commandSinkQueues(options: ParsedOptions, queues: 'all' | number[
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const [first] = service.ports;
+  if (first.fallback !== null) warnOnFallback({ ...first, fallback: first.fallback });
   if (json) console.log(JSON.stringify({ event: 'ready', iface: first.name, backend: first.backend, mode: first.mode, queues: service.queues }));
   const startMs = performance.now();
   let lastFrames = 0;

@@ -9,7 +9,7 @@ import type { RespondWorkerOptions } from '../src/service/respond-worker';
 import { loadHandlerModule } from '../src/service/responder';
 import { builtinWorkerModule, resolveQueues, serve, type QueueStats, type ServiceStats, type WorkerError } from '../src/service/serve';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, queueSelection, requireRoot, untilStopped } from './common';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, queueSelection, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
@@ -128,13 +128,27 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const live = new LiveLine(json);
   const [first] = responders.ports;
   const several = responders.queues.length > 1;
+  // Every worker opened its port the same way: one warning for a fallback.
+  const fallback = first.fallback;
+  if (fallback !== null) warnOnFallback({ ...first, fallback });
   const describe = {
     iface: first.name, address: options.address as string, ports, service, backend: first.backend, mode: first.mode, uid: process.getuid?.(),
     queues: [...responders.queues], cpus: cpus ?? null,
   };
   const where = several ? `${first.name} queues ${responders.queues.join(',')}` : first.name;
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback }));
   else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')} via ${where} (${first.backend} ${first.mode}, one worker per queue); Ctrl-C stops`);
+  // Every worker watches the same link: say each change once.
+  let linkState = 'up';
+  responders.on('link', (state: string) => {
+    if (state === linkState) return;
+    linkState = state;
+    if (json) console.log(JSON.stringify({ event: 'link', state }));
+    else {
+      live.end();
+      console.log(`link ${state}`);
+    }
+  });
 
   const startMs = performance.now();
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };

@@ -1,13 +1,13 @@
 // nicring's public API: open a port on an interface, the devices, the loop
 // and the lab.
 
-import type { Device } from './phy/device';
-import { netmapAvailable, openNetmapDevice } from './phy/netmap';
+import type { BackendFallback, Device } from './phy/device';
+import { netmapAvailable, openNetmapDevice, type OpenNetmapOptions } from './phy/netmap';
 import { hasNetmapPrefix } from './phy/netmap-name';
-import { openXdpDevice } from './phy/xdp';
-import type { NativeError } from './native';
+import { openXdpDevice, type XdpDeviceOptions } from './phy/xdp';
+import type { NativeError, XdpPortOptions } from './native';
 
-export type { Device, DeviceStats, FrameHandler, BackendName } from './phy/device';
+export type { Device, DeviceStats, FrameHandler, BackendName, BackendFallback } from './phy/device';
 export { POISON_BYTE } from './phy/device';
 export { XdpDevice, openXdpDevice, XDP_PACKET_HEADROOM } from './phy/xdp';
 export { PairDevice, createPair } from './phy/pair';
@@ -103,21 +103,37 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
   return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, txBudget, poison };
 }
 
+/** The backends open() chooses between: the real ones, or stand-ins in tests. */
+export interface OpenBackends {
+  netmapAvailable(): boolean;
+  openNetmap(ifname: string, options: OpenNetmapOptions): Device;
+  openXdp(options: XdpPortOptions, deviceOptions: XdpDeviceOptions): Device & { fallback?: BackendFallback };
+}
+
+const SYSTEM_BACKENDS: OpenBackends = { netmapAvailable, openNetmap: openNetmapDevice, openXdp: openXdpDevice };
+
 /**
  * Open a port on `ifname` and return it as a Device. With backend 'auto' it
  * tries netmap (if /dev/netmap exists), then AF_XDP native, then generic;
- * when every attempt fails, one OpenError lists them all. A name in netmap's
- * syntax ("netmap:eth0", "netmap:eth0-2", "netmap:eth0^") selects netmap.
+ * when every attempt fails, one OpenError lists them all. When netmap was
+ * tried and AF_XDP opened instead, the device's `fallback` says why. A name in
+ * netmap's syntax ("netmap:eth0", "netmap:eth0-2", "netmap:eth0^") selects
+ * netmap.
  */
 export function open(ifname: string, options: OpenOptions = {}): Device {
+  return openWithBackends(ifname, options, SYSTEM_BACKENDS);
+}
+
+/** open() over the given backends. */
+export function openWithBackends(ifname: string, options: OpenOptions, backends: OpenBackends): Device {
   if (typeof ifname !== 'string' || ifname.length === 0) throw new TypeError('open(): ifname must be a non-empty interface name');
   const resolved = resolveOpenOptions(options);
   const attempts: OpenAttempt[] = [];
   const netmapName = hasNetmapPrefix(ifname);
   if (netmapName && resolved.backend === 'xdp') throw optionError('backend', `'netmap' or 'auto' for the netmap port name "${ifname}"`, resolved.backend);
-  if (resolved.backend === 'netmap' || netmapName || (resolved.backend === 'auto' && netmapAvailable())) {
+  if (resolved.backend === 'netmap' || netmapName || (resolved.backend === 'auto' && backends.netmapAvailable())) {
     try {
-      return openNetmapDevice(ifname, { poison: resolved.poison, queue: options.queue });
+      return backends.openNetmap(ifname, { poison: resolved.poison, queue: options.queue });
     } catch (error) {
       attempts.push({ backend: 'netmap', mode: options.queue === undefined ? 'port' : `queue ${options.queue}`, error: error as Error });
       if (resolved.backend === 'netmap' || netmapName) throw new OpenError(ifname, attempts);
@@ -127,7 +143,7 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
   if (resolved.backend === 'xdp' || resolved.backend === 'auto') {
     for (const mode of xdpModes) {
       try {
-        return openXdpDevice({
+        const device = backends.openXdp({
           ifname,
           queue: resolved.queue,
           mode,
@@ -141,6 +157,9 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
           zeroCopy: resolved.zeroCopy,
           txBudget: resolved.txBudget,
         }, { poison: resolved.poison });
+        const netmapFailure = attempts.find((attempt) => attempt.backend === 'netmap');
+        if (netmapFailure !== undefined) device.fallback = fallbackFrom(netmapFailure);
+        return device;
       } catch (error) {
         attempts.push({ backend: 'xdp', mode, error: error as Error });
         // A missing interface, a missing privilege or a taken queue fails the same way in every mode;
@@ -151,6 +170,19 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
     }
   }
   throw new OpenError(ifname, attempts);
+}
+
+function fallbackFrom(attempt: OpenAttempt): BackendFallback {
+  const code = (attempt.error as Partial<NativeError>).code;
+  return { backend: attempt.backend, code: typeof code === 'string' ? code : attempt.error.name, message: attempt.error.message };
+}
+
+/** The one-line warning a command prints on stderr when `device` is not on the backend open() tried first; null otherwise. */
+export function fallbackWarning(device: Pick<Device, 'name' | 'backend' | 'mode' | 'fallback'>): string | null {
+  const fallback = device.fallback;
+  if (fallback === undefined) return null;
+  return `nicring: warning: ${fallback.backend} could not open ${device.name} (${fallback.code}), so this runs on ${device.backend} `
+    + `(${device.mode}) instead: ${fallback.message.replace(/\s*\n\s*/g, ' ')}`;
 }
 
 // The host stack: an interface on a device, its counters, UDP sockets, and pcap capture.

@@ -85,7 +85,7 @@ export interface XdpPort {
   /** Start a uv_poll readability watch; `callback` runs on Node's loop. */
   watch(callback: () => void): void;
   unwatch(): void;
-  /** Run `callback` once on the next turn of Node's loop (a reused libuv timer: no JS allocation). */
+  /** Run `callback` once on the next turn of Node's loop (a reused libuv idle handle, as setImmediate: no JS allocation). */
   defer(callback: () => void): void;
   /** Run `callback` once after `delayMs` (a second reused libuv timer; re-arming replaces a pending call). */
   later(callback: () => void, delayMs: number): void;
@@ -162,7 +162,7 @@ export interface NetmapPort {
   rxSync(): number;
   watch(callback: () => void): void;
   unwatch(): void;
-  /** Run `callback` once on the next turn of Node's loop (a reused libuv timer: no JS allocation). */
+  /** Run `callback` once on the next turn of Node's loop (a reused libuv idle handle, as setImmediate: no JS allocation). */
   defer(callback: () => void): void;
   /** Run `callback` once after `delayMs` (a second reused libuv timer; re-arming replaces a pending call). */
   later(callback: () => void, delayMs: number): void;

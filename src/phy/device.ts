@@ -14,6 +14,14 @@ export type LinkState = 'up' | 'down' | 'absent';
 /** Which backend a device runs on. */
 export type BackendName = 'xdp' | 'netmap' | 'pair';
 
+/** The backend open() tried first and could not use, when it fell back to another. */
+export interface BackendFallback {
+  backend: BackendName;
+  /** The error's code (errno name), e.g. 'EINVAL'. */
+  code: string;
+  message: string;
+}
+
 /** Counters every device keeps, plus backend-specific kernel counters. */
 export interface DeviceStats {
   backend: BackendName;
@@ -52,6 +60,8 @@ export interface Device {
   /** The descriptor the loop waits on; -1 when there is none (pair). */
   readonly fd: number;
   readonly closed: boolean;
+  /** Set when open() fell back to this backend because the one it tried first failed. */
+  readonly fallback?: BackendFallback;
 
   /**
    * Lend up to `budget` received frames to `onFrame`; returns how many.

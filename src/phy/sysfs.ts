@@ -31,19 +31,31 @@ export function readLinkState(ifname: string): LinkState {
   }
 }
 
-/**
- * The interface's receive queues now in use (the rx-N entries under
- * /sys/class/net/IF/queues, as `ethtool -l` counts its channels), or -1 when
- * the interface is not there.
- */
-export function readQueueCount(ifname: string): number {
-  let entries: string[];
+/** The interface's MTU from sysfs, or null when it cannot be read. */
+export function readMtu(ifname: string): number | null {
+  return readNumber(`/sys/class/net/${ifname}/mtu`);
+}
+
+/** How many RX and TX queues the interface has (/sys/class/net/IF/queues), or null when it cannot be read. */
+export function readQueueCounts(ifname: string): { rx: number; tx: number } | null {
   try {
-    entries = readdirSync(`/sys/class/net/${ifname}/queues`);
+    const entries = readdirSync(`/sys/class/net/${ifname}/queues`);
+    return { rx: entries.filter((name) => name.startsWith('rx-')).length, tx: entries.filter((name) => name.startsWith('tx-')).length };
   } catch {
-    return -1;
+    return null;
   }
-  let count = 0;
-  for (const entry of entries) if (/^rx-\d+$/.test(entry)) count++;
-  return count;
+}
+
+/** A numeric parameter of a loaded kernel module (/sys/module/MODULE/parameters/NAME), or null. */
+export function readModuleParameter(module: string, name: string): number | null {
+  return readNumber(`/sys/module/${module}/parameters/${name}`);
+}
+
+function readNumber(file: string): number | null {
+  try {
+    const value = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
 }

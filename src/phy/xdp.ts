@@ -8,7 +8,7 @@
 import { loadNative } from '../native';
 import { readLinkState, readMacAddress } from './sysfs';
 import type { XdpPort, XdpPortOptions } from '../native';
-import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
+import type { BackendFallback, Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
 import { XdpConsumerRing, XdpProducerRing } from './xdp-ring';
 
@@ -42,6 +42,8 @@ export class XdpDevice implements Device {
   readonly frameCount: number;
   /** Calls made into the addon since open (the "one native call per batch" budget). */
   nativeCalls = 0;
+  /** Set by open() when netmap was tried first and failed. */
+  fallback?: BackendFallback;
 
   private readonly port: XdpPort;
   private readonly rx: XdpConsumerRing;

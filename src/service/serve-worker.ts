@@ -14,7 +14,7 @@ import { Interface } from '../iface/interface';
 import { NeighborShare } from '../iface/neighbor-share';
 import { open } from '../index';
 import { loadNative } from '../native';
-import type { Device } from '../phy/device';
+import type { Device, LinkState } from '../phy/device';
 import type {
   CounterTree, FromWorker, OpenDeviceContext, QueueStats, SerializedError, ToWorker, WorkerModule, WorkerService, WorkerStart,
 } from './serve';
@@ -138,6 +138,7 @@ async function run(): Promise<void> {
   device = module.openDevice !== undefined ? await module.openDevice(openContext) : openContext.open();
   if (start.interface !== null) {
     iface = new Interface(device, start.interface);
+    iface.on('link', (state: LinkState) => send({ kind: 'link', state }));
     share = new NeighborShare(iface, (entries) => send({ kind: 'neighbors', entries }, [entries.buffer as ArrayBuffer]), { delayMs: start.shareNeighborsMs });
   }
   const returned = await module.setup({ ifname: start.ifname, queue: start.queue, options: start.options, device, iface, cpus: start.cpus });
@@ -148,7 +149,7 @@ async function run(): Promise<void> {
     kind: 'ready',
     port: {
       queue: start.queue, name: device.name, backend: device.backend, mode: device.mode, macAddress: device.macAddress,
-      cpus: start.cpus, threadId,
+      cpus: start.cpus, threadId, fallback: device.fallback ?? null,
     },
   });
 }

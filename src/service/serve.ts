@@ -10,14 +10,15 @@
 // A worker that fails takes the service down: every other worker closes its
 // port, and `closed` rejects with the failure.
 
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import type { InterfaceOptions } from '../iface/interface';
 import type { NeighborShareCounters } from '../iface/neighbor-share';
 import type { LoopStats } from '../loop';
-import type { Device, DeviceStats } from '../phy/device';
+import type { BackendFallback, BackendName, Device, DeviceStats, LinkState } from '../phy/device';
 import { hasNetmapPrefix, NR_REG_ALL_NIC, NR_REG_ONE_NIC, NR_REG_ONE_SW, parseNetmapName } from '../phy/netmap-name';
-import { readQueueCount } from '../phy/sysfs';
+import { readQueueCounts } from '../phy/sysfs';
 import type { Interface } from '../iface/interface';
 import type { OpenOptions } from '../index';
 import type { StackCountersSnapshot } from '../iface/counters';
@@ -126,11 +127,13 @@ export interface ServiceStats {
 export interface ServedPort {
   queue: number;
   name: string;
-  backend: string;
+  backend: BackendName;
   mode: string;
   macAddress: string;
   cpus: number[] | null;
   threadId: number | null;
+  /** Why open() fell back from the backend it tried first (see Device.fallback), or null. */
+  fallback: BackendFallback | null;
 }
 
 /** A failure in a worker: the error it threw, with the queue it served. */
@@ -144,6 +147,7 @@ export type FromWorker =
   | { kind: 'ready'; port: ServedPort }
   | { kind: 'stats'; id: number; stats: QueueStats }
   | { kind: 'neighbors'; entries: Uint32Array }
+  | { kind: 'link'; state: LinkState }
   | { kind: 'closed'; stats: QueueStats | null }
   | { kind: 'failed'; error: SerializedError; stats: QueueStats | null };
 
@@ -206,7 +210,7 @@ export function resolveQueues(ifname: string, queues: 'all' | number[] = 'all', 
     }
     name = parseNetmapName(ifname).name;
   }
-  const count = readQueueCount(name);
+  const count = readQueueCounts(name)?.rx ?? -1;
   if (queues === 'all') {
     if (count < 0) throw new RangeError(`no interface ${name} in this network namespace: check \`ip link\`, or run inside its namespace (ip netns exec NS ...)`);
     if (count === 0) throw new RangeError(`${name} shows no receive queues in /sys/class/net/${name}/queues: name the queues to serve`);
@@ -330,8 +334,15 @@ class WorkerHandle {
   }
 }
 
+/** A running service's events. */
+export interface Service {
+  /** A worker's host saw its link change ('down', 'up', 'absent'); every worker reports it. */
+  on(event: 'link', listener: (state: LinkState, queue: number) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
 /** A running service: one worker per queue. */
-export class Service {
+export class Service extends EventEmitter {
   readonly ifname: string;
   readonly queues: readonly number[];
   /** Resolves with the final figures once every port is closed; rejects with a worker's failure (after every port closed). */
@@ -345,6 +356,7 @@ export class Service {
 
   /** @internal Made by serve(). */
   constructor(ifname: string, workers: WorkerHandle[], closeTimeoutMs: number) {
+    super();
     this.ifname = ifname;
     this.workers = workers;
     this.queues = workers.map((w) => w.queue);
@@ -466,6 +478,9 @@ export async function serve(ifname: string, options: ServeOptions): Promise<Serv
           case 'neighbors':
             // Relayed from the start: a worker may wait for a neighbour in its setup.
             for (const other of handles) if (other !== handle) other.post({ kind: 'neighbors', entries: message.entries });
+            break;
+          case 'link':
+            service?.emit('link', message.state, queue);
             break;
           case 'closed':
             if (message.stats !== null) handle.last = message.stats;

@@ -292,6 +292,34 @@ describe('nicring respond and nicring gen in the lab', function () {
       }
     });
 
+    it('with --busy-poll it serves load, prints its figures every second and stops on SIGINT and SIGTERM while spinning', async () => {
+      const l = lab();
+      const port = 9250;
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        const responder = startResponder(l, ['--port', String(port), '--busy-poll']);
+        try {
+          await responder.ready;
+          const load = startClient(l.peer.netns, 'echo-client', { target: `${l.nicring.ip}:${port}`, count: 40_000, rate: 20000, minSize: 16, maxSize: 256 });
+          // A stats line once replies flow: the once-a-second timer runs while the loop spins.
+          await new Promise<void>((resolve) => {
+            const check = setInterval(() => {
+              if (responder.lines.some((line) => line.event === 'stats' && (line.replies as number) > 0)) {
+                clearInterval(check);
+                resolve();
+              }
+            }, 50);
+          });
+          responder.agent.stop(signal);
+          const final = await lastLine(responder.agent, new Promise((resolve) => responder.agent.child.on('close', () => resolve(responder.lines))));
+          assert.equal(final.event, 'final', `stopped on ${signal} with its final figures`);
+          assert.ok((final.replies as number) > 0);
+          await load.result.catch(() => undefined);
+        } finally {
+          responder.agent.stop('SIGKILL');
+        }
+      }
+    });
+
     it('writes every request and reply to --pcap FILE, which tshark reads with valid IPv4 and UDP checksums', async () => {
       const l = lab();
       const port = 9300;
