@@ -56,11 +56,8 @@ export async function setup(context: WorkerContext): Promise<WorkerService> {
   const timers: NodeJS.Timeout[] = [];
 
   if (options.scenario === 'fail-setup' && context.queue === options.failQueue) throw new Error(`setup refused on queue ${context.queue}`);
-  if (options.scenario === 'fail' && context.queue === options.failQueue) {
-    timers.push(setTimeout(() => {
-      throw new Error(`injected fault on queue ${context.queue}`);
-    }, 50));
-  }
+  // The fault fires from a timer armed by the first request for figures, so that it comes after every worker is ready.
+  let armFault = options.scenario === 'fail' && context.queue === options.failQueue;
   if (options.scenario === 'echo') {
     const responder = new Responder(iface, { ports: [9000] });
     const generator = new UdpGenerator(peer, {
@@ -105,7 +102,15 @@ export async function setup(context: WorkerContext): Promise<WorkerService> {
     });
   }
   return {
-    counters: () => ({ ...counters }),
+    counters: () => {
+      if (armFault) {
+        armFault = false;
+        timers.push(setTimeout(() => {
+          throw new Error(`injected fault on queue ${context.queue}`);
+        }, 10));
+      }
+      return { ...counters };
+    },
     close: () => {
       for (const timer of timers) clearTimeout(timer);
       peer.close();

@@ -93,6 +93,7 @@ describe('serve: one worker thread per queue', () => {
   it('takes the service down with a worker\'s error, after every port closed', async function () {
     this.timeout(30000);
     const service = await start([0, 1, 2], { scenario: 'fail', failQueue: 2 });
+    await service.stats();
     const error = await service.closed.then(() => null, (e: WorkerError) => e);
     assert.ok(error !== null, 'closed rejects');
     assert.equal(error.message, 'injected fault on queue 2');
