@@ -223,6 +223,22 @@ describe('nicring respond on some queues, and when it fails', function () {
     }
   });
 
+  it('in generic mode a frame from the peer\'s queue q arrives on queue q - 1 (queue 0 for 0 and 1), so the last queue gets none', async () => {
+    const l = lab();
+    const responder = startResponder(l, ['--port', '9000', '--xdp-mode', 'generic']);
+    try {
+      assert.equal((await responder.ready).mode, 'generic/copy');
+      const gen = jsonLines(startInNetns(l.peer.netns, [process.execPath, '--import', 'tsx', CLI, 'gen', '--json', '--iface', l.peer.ifname,
+        '--address', l.peer.address, '--target', `${l.nicring.ip}:9000`, '--queues', 'all', '--count', '400', '--rate', '2000']));
+      const report = (await gen.closed).pop() as Json;
+      assert.deepEqual((report.perQueue as Json[]).map((q) => q.sent), [100, 100, 100, 100]);
+      const final = await responder.stop();
+      assert.deepEqual((final.perQueue as Json[]).map((q) => q.requests), [200, 100, 100, 0]);
+    } finally {
+      responder.agent.stop('SIGKILL');
+    }
+  });
+
   it('a worker that throws ends the service: every port closed, the error printed, a non-zero exit', async () => {
     const l = lab();
     const responder = startResponder(l, ['--port', '9000', '--handler', FAULT_HANDLER], ['NICRING_TEST_FAULT_QUEUE=2', 'NICRING_TEST_FAULT_AFTER_MS=1000']);
