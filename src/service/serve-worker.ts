@@ -109,11 +109,10 @@ async function close(): Promise<void> {
 
 function onMessage(message: ToWorker): void {
   switch (message.kind) {
-    case 'stats': {
-      const figures = stats();
-      if (figures !== null) send({ kind: 'stats', id: message.id, stats: figures });
+    case 'stats':
+      // Always answered: null before the port is open (the main thread keeps what it had).
+      send({ kind: 'stats', id: message.id, stats: stats() });
       break;
-    }
     case 'neighbors':
       share?.adopt(message.entries);
       break;

@@ -145,7 +145,7 @@ export interface WorkerError extends Error {
 /** Messages from a worker thread. */
 export type FromWorker =
   | { kind: 'ready'; port: ServedPort }
-  | { kind: 'stats'; id: number; stats: QueueStats }
+  | { kind: 'stats'; id: number; stats: QueueStats | null }
   | { kind: 'neighbors'; entries: Uint32Array }
   | { kind: 'link'; state: LinkState }
   | { kind: 'closed'; stats: QueueStats | null }
@@ -326,11 +326,11 @@ class WorkerHandle {
     });
   }
 
-  answered(id: number, stats: QueueStats): void {
-    this.last = stats;
+  answered(id: number, stats: QueueStats | null): void {
+    if (stats !== null) this.last = stats;
     const resolve = this.pending.get(id);
     this.pending.delete(id);
-    resolve?.(stats);
+    resolve?.(this.last);
   }
 }
 
