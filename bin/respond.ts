@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ipv4Addressing } from '../src/iface/address';
+import { MetricsServer, type CounterGroups } from '../src/service/metrics';
 import type { RespondWorkerOptions } from '../src/service/respond-worker';
-import { loadHandlerModule } from '../src/service/responder';
+import { loadHandlerModule, type LoadedHandlerModule } from '../src/service/responder';
 import { builtinWorkerModule, resolveQueues, serve, type QueueStats, type ServiceStats, type WorkerError } from '../src/service/serve';
-import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, queueSelection, requireRoot, untilStopped, warnOnFallback } from './common';
+import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
@@ -23,13 +24,14 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
-  handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
+  handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   pcap: { kind: 'string', help: 'write every frame in and out to this pcap file (one file per queue, FILE-qN.pcap, when serving several)', meta: 'FILE' },
   user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
   json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
+  metrics: { kind: 'string', help: 'serve every counter, summed over the queues, in the Prometheus text format at http://HOST:PORT/metrics (see docs/metrics.md)', meta: 'HOST:PORT' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
@@ -68,18 +70,50 @@ function dropPrivileges(name: string): void {
   process.setuid?.(uid);
 }
 
+/** The value of `--handler` in `argv` before it is parsed (the module's options must be known to parse the rest). */
+function handlerArgument(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--handler') return argv[i + 1];
+    if (arg.startsWith('--handler=')) return arg.slice('--handler='.length);
+    const spec = RESPOND_OPTIONS[arg.slice(2)];
+    if (arg.startsWith('--') && spec !== undefined && spec.kind !== 'boolean') i++;
+  }
+  return undefined;
+}
+
+/** Load the `--handler` module and check that its options do not clash with the command's. */
+function loadHandler(argument: string): LoadedHandlerModule {
+  const file = path.resolve(argument);
+  let loaded: LoadedHandlerModule;
+  try {
+    loaded = loadHandlerModule(file);
+  } catch (error) {
+    throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
+  }
+  for (const name in loaded.options) {
+    if (RESPOND_OPTIONS[name] !== undefined) throw new UsageError(`--handler ${file}: its option --${name} clashes with nicring respond's own --${name}`);
+  }
+  return loaded;
+}
+
 export async function commandRespond(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, RESPOND_OPTIONS);
+  const handlerFile = handlerArgument(argv);
+  // Loaded here for its options and to check it; every worker loads it again and runs its setup there.
+  const module = handlerFile === undefined ? undefined : loadHandler(handlerFile);
+  const { options } = parseArgs(argv, module === undefined ? RESPOND_OPTIONS : { ...RESPOND_OPTIONS, ...module.options });
   if (options.help) {
-    console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
+    let text = helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
       'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame,\n'
-      + 'with one worker thread per NIC queue. Run it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+      + 'with one worker thread per NIC queue. Run it inside the namespace that holds the interface: ip netns exec NS nicring respond ...');
+    if (module !== undefined && Object.keys(module.options).length > 0) text += `\n\nOptions of ${path.basename(module.file)}:\n${formatOptions(module.options)}`;
+    console.log(text);
     return 0;
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
-  if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
+  if (module !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
   const selection = queueSelection(options, true) ?? [options.queue as number];
   const cpus = options.cpus === undefined ? undefined : parseCpuList(options.cpus as string);
   try {
@@ -87,18 +121,10 @@ export async function commandRespond(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
   }
-  let handlerFile: string | undefined;
-  let service = 'echo';
-  if (options.handler !== undefined) {
-    handlerFile = path.resolve(options.handler as string);
-    try {
-      // Checked here, loaded again by every worker (its setup runs there).
-      loadHandlerModule(handlerFile);
-    } catch (error) {
-      throw new UsageError(`--handler ${handlerFile}: ${(error as Error).message}`);
-    }
-    service = path.basename(handlerFile);
-  }
+  const service = module === undefined ? 'echo' : path.basename(module.file);
+  const handlerOptions: ParsedOptions = {};
+  if (module !== undefined) for (const name in module.options) handlerOptions[name] = options[name];
+  const metricsTarget = options.metrics === undefined ? undefined : parseTarget(options.metrics as string, '--metrics');
   if (options.user !== undefined) lookupUser(options.user as string);
   requireRoot('nicring respond');
 
@@ -110,18 +136,39 @@ export async function commandRespond(argv: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const workerOptions: RespondWorkerOptions = {
-    ports, handler: handlerFile, warmupRequests: WARMUP_REQUESTS,
+    ports, handler: module?.file, handlerOptions, warmupRequests: WARMUP_REQUESTS,
     pcap: options.pcap === undefined ? undefined : path.resolve(options.pcap as string),
     severalQueues: queues.length > 1,
   };
-  const responders = await serve(options.iface as string, {
-    module: builtinWorkerModule('respond'), queues, cpus, open, options: workerOptions,
-    interface: {
-      address: options.address as string,
-      gateway: options.gateway as string | undefined,
-      loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
-    },
-  });
+  let responders;
+  try {
+    responders = await serve(options.iface as string, {
+      module: builtinWorkerModule('respond'), queues, cpus, open, options: workerOptions,
+      interface: {
+        address: options.address as string,
+        gateway: options.gateway as string | undefined,
+        loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
+      },
+    });
+  } catch (error) {
+    // The handler's setup refused (every worker runs it the same way): a usage error, as a bad option is.
+    if ((error as Error).name === 'HandlerSetupError') throw new UsageError((error as Error).message.replace(/^queue \d+: /, ''));
+    throw error;
+  }
+  // The figures the metrics read: the sum over the workers, as of the latest request for them (once a second).
+  let latest = await responders.stats();
+  let metrics: MetricsServer | undefined;
+  if (metricsTarget !== undefined) {
+    try {
+      metrics = await MetricsServer.start({
+        host: metricsTarget.address, port: metricsTarget.port, read: () => counterGroups(latest),
+        info: { iface: responders.ports[0].name, backend: responders.ports[0].backend, mode: responders.ports[0].mode, service },
+      });
+    } catch (error) {
+      await responders.close().catch(() => undefined);
+      throw new UsageError(`--metrics ${metricsTarget.address}:${metricsTarget.port}: ${(error as Error).message}`);
+    }
+  }
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
   const json = options.json as boolean;
@@ -136,8 +183,10 @@ export async function commandRespond(argv: string[]): Promise<number> {
     queues: [...responders.queues], cpus: cpus ?? null,
   };
   const where = several ? `${first.name} queues ${responders.queues.join(',')}` : first.name;
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback }));
-  else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')} via ${where} (${first.backend} ${first.mode}, one worker per queue); Ctrl-C stops`);
+  const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
+  else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')} via ${where} (${first.backend} ${first.mode}, one worker per queue); `
+    + `${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
   // Every worker watches the same link: say each change once.
   let linkState = 'up';
   responders.on('link', (state: string) => {
@@ -154,6 +203,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
   // Once a second: the workers' figures, summed; the live line and the JSON show the sum, the JSON each queue too.
   const show = (event: string, stats: ServiceStats): void => {
+    latest = stats;
     const now = performance.now();
     const total = stats.total;
     const counters = total.service as unknown as ResponderFigures;
@@ -167,6 +217,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       drops: dropsOf(counters, total.stack as unknown as Record<string, number> | undefined), pings: total.stack?.icmpEchoRepliesSent ?? 0,
       gcEvents: total.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0, gcAfterWarmupAtRequest: counters.gcAfterWarmupAtRequest ?? [],
       kernel: total.device.kernel, loop: total.loop,
+      ...(counters.handler === undefined ? {} : { handler: counters.handler }),
       perQueue: stats.queues.map(queueFigures),
     };
     last.ms = now;
@@ -192,11 +243,13 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const outcome = await Promise.race([untilStopped(options.duration as number), failed]);
   clearInterval(ticker);
   if (typeof outcome !== 'string') {
+    await metrics?.close();
     live.end();
     const error = outcome as WorkerError;
     throw new Error(`the worker for queue ${error.queue} failed, every port is closed: ${error.message}`);
   }
   const final = await responders.close();
+  await metrics?.close();
   show('final', final);
   live.end();
   if (!json) {
@@ -212,10 +265,25 @@ export async function commandRespond(argv: string[]): Promise<number> {
 interface ResponderFigures {
   requests?: number;
   replies?: number;
+  requestBytes?: number;
+  replyBytes?: number;
   requestsDropped?: number;
   dropped?: Record<string, number>;
+  handler?: Record<string, number>;
   gcEventsAfterWarmup?: number;
   gcAfterWarmupAtRequest?: number[];
+}
+
+/** Every counter by group, summed over the queues, as the metrics name them (docs/metrics.md). */
+function counterGroups(stats: ServiceStats): CounterGroups {
+  const { backend: _backend, mode: _mode, kernel, ...device } = stats.total.device;
+  const figures = stats.total.service as unknown as ResponderFigures;
+  return {
+    device, kernel, stack: stats.total.stack,
+    responder: { requests: figures.requests ?? 0, replies: figures.replies ?? 0, requestBytes: figures.requestBytes ?? 0, replyBytes: figures.replyBytes ?? 0 },
+    responderDropped: figures.dropped ?? {}, loop: stats.total.loop, handler: figures.handler ?? null,
+    gc: { events: stats.total.gcEvents, eventsAfterWarmup: figures.gcEventsAfterWarmup ?? 0 },
+  };
 }
 
 /** Drops by reason: the responder's, then the stack's counters that count drops, not traffic. */

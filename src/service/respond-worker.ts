@@ -1,13 +1,14 @@
 // The responder as a worker module for serve(): each worker answers UDP on
 // its own queue with its own Responder, and loads the handler module itself
-// (its setup runs once per worker, so caches and rate limits are per queue).
+// (its setup runs once per worker, so caches and rate limits are per queue,
+// and so are its counters, which the main thread sums).
 // `nicring respond` runs this module on every queue it serves.
 
 import * as path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { captureDevice } from '../phy/capture';
 import type { Device } from '../phy/device';
-import { Responder, echoHandler, type ResponderHandler, type ResponderHandlerModule } from './responder';
+import { Responder, echoHandler, loadHandlerModule, setupHandler, type CountingHandler } from './responder';
 import type { CounterTree, OpenDeviceContext, WorkerContext, WorkerService } from './serve';
 
 /** `ServeOptions.options` for this module. */
@@ -16,26 +17,14 @@ export interface RespondWorkerOptions {
   ports: number[];
   /** Path of a handler module (echo without one). */
   handler?: string;
-  /** The handler module's own options, given to its setup. */
-  handlerOptions?: Record<string, unknown>;
+  /** The handler module's own options, parsed from the command line, given to its setup. */
+  handlerOptions?: Record<string, string | number | boolean | undefined>;
   /** Record every frame to this pcap file; serving several queues, one file per queue (NAME-qN.pcap). */
   pcap?: string;
   /** Whether several queues are served (pcap file names then carry the queue). */
   severalQueues?: boolean;
   /** Requests after which GC events count as after warm-up (default 100,000). */
   warmupRequests?: number;
-}
-
-/** What a handler module's setup gets: its options, the worker's host, and the queue. */
-export interface HandlerContext {
-  options: Record<string, unknown>;
-  iface: WorkerContext['iface'];
-  queue: number;
-}
-
-/** A handler module that may set itself up per worker. */
-export interface HandlerModuleWithSetup extends ResponderHandlerModule {
-  setup?(context: HandlerContext): ResponderHandler | undefined | void | Promise<ResponderHandler | undefined | void>;
 }
 
 /** GC events a worker places by request count, after warm-up (the first few). */
@@ -55,19 +44,24 @@ export function openDevice(context: OpenDeviceContext): Device {
   return captureDevice(device, pcapFileForQueue(options.pcap, context.queue, options.severalQueues === true));
 }
 
-/** Load the handler module and run its setup for this worker. */
-async function loadHandler(options: RespondWorkerOptions, context: WorkerContext): Promise<{ handler: ResponderHandler; allowLargerReplies: boolean }> {
-  if (options.handler === undefined) return { handler: echoHandler, allowLargerReplies: false };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require(options.handler) as HandlerModuleWithSetup | ResponderHandler;
-  const module: HandlerModuleWithSetup = typeof loaded === 'function' ? { handle: loaded } : loaded;
-  let handler = module.handle ?? module.default;
-  if (typeof module.setup === 'function') {
-    const made = await module.setup({ options: options.handlerOptions ?? {}, iface: context.iface, queue: context.queue });
-    if (typeof made === 'function') handler = made;
+/** Raised when the handler module's own setup refuses (a missing option, a file it cannot read): the user's to fix. */
+export class HandlerSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HandlerSetupError';
   }
-  if (typeof handler !== 'function') throw new TypeError(`${options.handler} must export a handler function (handle, or setup returning one)`);
-  return { handler, allowLargerReplies: module.allowLargerReplies === true };
+}
+
+/** Load the handler module in this worker and run its setup for this worker's queue. */
+async function loadHandler(options: RespondWorkerOptions, context: WorkerContext): Promise<{ handler: CountingHandler; allowLargerReplies: boolean }> {
+  if (options.handler === undefined) return { handler: echoHandler, allowLargerReplies: false };
+  const module = loadHandlerModule(options.handler);
+  try {
+    const handler = await setupHandler(module, { options: options.handlerOptions ?? {}, iface: context.iface!, queue: context.queue });
+    return { handler, allowLargerReplies: module.allowLargerReplies };
+  } catch (error) {
+    throw new HandlerSetupError(`--handler ${module.file}: ${(error as Error).message}`);
+  }
 }
 
 export async function setup(context: WorkerContext): Promise<WorkerService> {
@@ -94,6 +88,7 @@ export async function setup(context: WorkerContext): Promise<WorkerService> {
       return {
         requests: c.requests, replies: c.replies, requestBytes: c.requestBytes, replyBytes: c.replyBytes,
         requestsDropped: responder.droppedTotal(), dropped: { ...c.dropped },
+        ...(responder.handlerCounters === null ? {} : { handler: { ...responder.handlerCounters } }),
         gcEventsAfterWarmup, gcAfterWarmupAtRequest: [...gcAfterWarmupAtRequest],
       };
     },
