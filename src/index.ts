@@ -189,7 +189,7 @@ function fallbackFrom(attempt: OpenAttempt): BackendFallback {
 }
 
 /** The one-line warning a command prints on stderr when `device` is not on the backend open() tried first; null otherwise. */
-export function fallbackWarning(device: Device): string | null {
+export function fallbackWarning(device: Pick<Device, 'name' | 'backend' | 'mode' | 'fallback'>): string | null {
   const fallback = device.fallback;
   if (fallback === undefined) return null;
   return `nicring: warning: ${fallback.backend} could not open ${device.name} (${fallback.code}), so this runs on ${device.backend} `
@@ -224,3 +224,12 @@ export type { GeneratorOptions, GeneratorReport, LatencySummary } from './servic
 export { runLiveFrames } from './service/live-frames';
 export type { LiveFramesOptions, LiveFramesResult } from './service/live-frames';
 export { Sink } from './service/sink';
+
+// Every queue of an interface: one worker thread per queue.
+export { serve, Service, resolveQueues, builtinWorkerModule } from './service/serve';
+export type {
+  ServeOptions, ServiceStats, QueueStats, ServedPort, WorkerModule, WorkerContext, OpenDeviceContext, WorkerService, WorkerError, CounterTree,
+} from './service/serve';
+export { NeighborShare } from './iface/neighbor-share';
+export type { NeighborShareCounters, NeighborShareOptions } from './iface/neighbor-share';
+export type { NeighborLearnedListener } from './iface/neighbor-cache';

@@ -191,6 +191,12 @@ export interface NativeAddon {
   netmapOpen(options: NetmapPortOptions): NetmapPort;
   /** sizeof/offsetof of the netmap ABI structs and the ioctl numbers, as compiled. */
   netmapLayout(): NetmapLayout;
+  /**
+   * Restrict the calling thread (main or worker) to `cpus` with
+   * pthread_setaffinity_np; returns its thread id. Throws EINVAL when none of
+   * them is online or allowed.
+   */
+  pinThread(cpus: number[]): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -169,6 +169,12 @@ export class Interface extends EventEmitter {
     this.ipv4.tcp = this.tcp;
   }
 
+  /** How received transport checksums are taken, in words: "partial accepted (why)", "strict" or "full". */
+  get checksumPolicy(): string {
+    if (this.checksums.acceptPartial) return `partial accepted (${this.device.checksums.reason})`;
+    return this.device.checksums.rx === 'partial' ? 'strict' : 'full';
+  }
+
   /** Our address, dotted. */
   get address(): string {
     return ipv4ToString(this.addressing.address);

@@ -12,6 +12,10 @@
 //   requests (as Linux's PROBE state); if those go unanswered it is removed.
 // - Entries unused (and unconfirmed) for `unusedMs` are removed.
 // - start: one gratuitous request announces our address.
+// - Several ports on one interface (one per queue, each with its own cache)
+//   see different ARP traffic: an answer lands on one queue only. What a
+//   cache learns from the wire goes to `onLearned`, and `adopt` takes what
+//   another cache learned, as if the packet had come here.
 //
 // Time comes in as `nowMs`; timers run on the loop's timer queue.
 
@@ -31,6 +35,13 @@ import type { Link } from './link';
 
 /** The loop's timer calls. */
 export type TimerHost = Pick<Loop, 'setTimer' | 'cancelTimer'>;
+
+/**
+ * Told of every neighbour an ARP packet taught the cache: its address, MAC
+ * halves, and whether the packet confirmed it (addressed to us). Numbers
+ * only, so that calling it allocates nothing.
+ */
+export type NeighborLearnedListener = (address: number, macHigh16: number, macLow32: number, confirmed: boolean) => void;
 
 /** ARP settings; the defaults follow Linux's. */
 export interface NeighborCacheOptions {
@@ -104,6 +115,8 @@ export class NeighborCache {
   private lastEntry: NeighborEntry | null = null;
   private readonly packet = new ArpPacket();
   private readonly repr = new ArpRepr();
+  /** Told of what ARP input learns (null: nobody listens). */
+  onLearned: NeighborLearnedListener | null = null;
   private readonly onEntryTimer = (entry: NeighborEntry): void => this.entryTimer(entry);
   private readonly onSweep: TimerCallback = (nowMs) => this.sweep(nowMs);
 
@@ -229,19 +242,24 @@ export class NeighborCache {
       return;
     }
     const forUs = repr.targetProtocolAddress === ours;
-    const entry = senderAddress === 0 ? undefined : this.entries.get(senderAddress);
-    if (entry !== undefined) {
-      this.learn(entry, senderMac, forUs, nowMs);
-    } else if (forUs && senderAddress !== 0 && this.addressing.isOnLink(senderAddress) && this.entries.size < this.maxEntries) {
-      const learned = new NeighborEntry(senderAddress, this.queueLength, this.onEntryTimer);
-      this.entries.set(senderAddress, learned);
-      this.armSweep();
-      this.learn(learned, senderMac, true, nowMs);
-    } else if (!forUs) {
+    const learned = senderAddress !== 0 && this.learnFrom(senderAddress, senderMac, forUs, nowMs);
+    if (!learned && !forUs) {
       counters.arpNotForUs++;
       return;
     }
+    if (learned && this.onLearned !== null) this.onLearned(senderAddress, macHigh16(senderMac), macLow32(senderMac), forUs);
     if (operation === ARP_OPERATION_REQUEST && forUs) this.replyInPlace(view, offset, token, frameOffset);
+  }
+
+  /**
+   * Take a neighbour another cache learned from an ARP packet (another
+   * queue's port on the same interface): the same as if that packet had come
+   * here, without answering it and without telling `onLearned`.
+   */
+  adopt(address: number, high16: number, low32: number, confirmed: boolean, nowMs: number): void {
+    const mac = macFromHalves(high16, low32);
+    if (address === 0 || address === this.addressing.address || mac === 0 || isMulticastMac(mac)) return;
+    this.learnFrom(address, mac, confirmed, nowMs);
   }
 
   /** Announce our address with a gratuitous request (sender and target both ours). */
@@ -257,6 +275,25 @@ export class NeighborCache {
     for (const entry of this.entries.values()) this.remove(entry);
     if (this.sweepTimerId !== 0) this.timers.cancelTimer(this.sweepTimerId);
     this.sweepTimerId = 0;
+  }
+
+  /**
+   * Update the entry for `address`, or make one when the packet confirmed it
+   * (addressed to us) and the sender is on our subnet, as Linux does.
+   * Returns whether the cache holds the neighbour now.
+   */
+  private learnFrom(address: number, mac: number, confirmed: boolean, nowMs: number): boolean {
+    const entry = this.entries.get(address);
+    if (entry !== undefined) {
+      this.learn(entry, mac, confirmed, nowMs);
+      return true;
+    }
+    if (!confirmed || !this.addressing.isOnLink(address) || this.entries.size >= this.maxEntries) return false;
+    const learned = new NeighborEntry(address, this.queueLength, this.onEntryTimer);
+    this.entries.set(address, learned);
+    this.armSweep();
+    this.learn(learned, mac, true, nowMs);
+    return true;
   }
 
   private learn(entry: NeighborEntry, mac: number, confirmed: boolean, nowMs: number): void {

@@ -488,9 +488,9 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
 
     after(() => responder?.child.kill('SIGKILL'));
 
-    it("chooses netmap itself: the ready event names netmap, all NIC rings, and no fallback; stderr stays empty", async () => {
+    it("chooses netmap itself: the ready event names netmap, the veth's one ring pair (one worker per pair), and no fallback; stderr stays empty", async () => {
       const ready = await (responder as RunningResponder).ready;
-      assert.deepEqual([ready.backend, ready.mode, ready.fallback], ['netmap', 'all-nic', null]);
+      assert.deepEqual([ready.backend, ready.mode, ready.queues, ready.fallback], ['netmap', 'one-nic', [0], null]);
       assert.match(String(ready.checksums), /^partial accepted \(nmv?\w* is a virtual interface\)$/);
       assert.equal((responder as RunningResponder).stderr(), '');
     });
