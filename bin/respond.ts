@@ -172,13 +172,11 @@ export async function commandRespond(argv: string[]): Promise<number> {
     if ((error as Error).name === 'HandlerSetupError' || (error as Error).name === 'TcpEchoError') throw new UsageError((error as Error).message.replace(/^queue \d+: /, ''));
     throw error;
   }
-  // The figures the metrics read: the sum over the workers, as of the latest request for them (once a second).
-  let latest = await responders.stats();
   let metrics: MetricsServer | undefined;
   if (metricsTarget !== undefined) {
     try {
       metrics = await MetricsServer.start({
-        host: metricsTarget.address, port: metricsTarget.port, read: () => counterGroups(latest),
+        host: metricsTarget.address, port: metricsTarget.port, read: () => responders.stats().then(counterGroups),
         info: { iface: responders.ports[0].name, backend: responders.ports[0].backend, mode: responders.ports[0].mode, service },
       });
     } catch (error) {
@@ -224,7 +222,6 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
   // Once a second: the workers' figures, summed; the live line and the JSON show the sum, the JSON each queue too.
   const show = (event: string, stats: ServiceStats): void => {
-    latest = stats;
     const now = performance.now();
     const total = stats.total;
     const counters = total.service as unknown as ResponderFigures;
