@@ -346,5 +346,7 @@ function queueFigures(q: QueueStats): Record<string, unknown> {
     drops: dropsOf(counters, q.stack as unknown as Record<string, number> | undefined),
     neighborsShared: q.neighbors?.sent ?? 0, neighborsAdopted: q.neighbors?.adopted ?? 0,
     gcEvents: q.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0,
+    tcpAccepted: q.stack?.tcpPassiveOpens ?? 0,
+    ...(counters.handler === undefined ? {} : { handler: counters.handler }),
   };
 }
