@@ -458,15 +458,21 @@ describe('nicring respond --tcp', function () {
       const ready = lines.find((line) => line.event === 'ready');
       assert.deepEqual(ready?.tcpPorts, [7, 8]);
       const answer = await python(l.peer.netns, `
-import socket
+import socket, threading
 total = 0
 for port in (7, 8):
     s = socket.create_connection(('${l.nicring.ip}', port), timeout=10)
     data = bytes(range(256)) * 4000
-    s.sendall(data)
+    # send while reading: an echo holds only its buffers' worth, so a writer that never reads can stall
+    writer = threading.Thread(target=s.sendall, args=(data,))
+    writer.start()
     got = b''
     while len(got) < len(data):
-        got += s.recv(65536)
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    writer.join()
     total += got == data
     s.close()
 print(total)`);
