@@ -10,7 +10,7 @@
 // cache and sockets, and announces itself again.
 
 import { EventEmitter } from 'node:events';
-import { Loop, type Clock, type LoopOptions, type TimerCallback } from '../loop';
+import { Loop, type Clock, type LoopOptions, type Timer } from '../loop';
 import type { Device, FrameHandler, LinkState } from '../phy/device';
 import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, ethernetField, macToString, parseMac } from '../wire/ethernet';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4';
@@ -91,13 +91,9 @@ export class Interface extends EventEmitter {
   private isClosed = false;
   private paused = false;
   private receiving = false;
-  private linkTimerId = 0;
+  /** Polls the link state while the loop runs. */
+  private readonly linkTimer: Timer;
   private pausedPoll: NodeJS.Timeout | null = null;
-  private readonly onLinkTimer: TimerCallback = () => {
-    this.linkTimerId = 0;
-    this.pollLink();
-    this.armLinkPoll();
-  };
   private readonly onPausedPoll = (): void => {
     this.pausedPoll = null;
     this.pollLink();
@@ -121,6 +117,10 @@ export class Interface extends EventEmitter {
 
     this.frameHandler = (offset, length, token) => this.input(offset, length, token);
     this.loop = new Loop(device, this.frameHandler, { ...options.loop, clock: options.clock });
+    this.linkTimer = this.loop.timer(() => {
+      this.pollLink();
+      this.armLinkPoll();
+    });
     const now = (): number => this.loop.nowMs();
     const scratch = new DataView(new ArrayBuffer(SCRATCH_LEN));
     const counters = this.stats;
@@ -184,8 +184,7 @@ export class Interface extends EventEmitter {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    if (this.linkTimerId !== 0) this.loop.cancelTimer(this.linkTimerId);
-    this.linkTimerId = 0;
+    this.linkTimer.cancel();
     if (this.pausedPoll !== null) clearTimeout(this.pausedPoll);
     this.pausedPoll = null;
     this.udp.closeAll();
@@ -281,16 +280,15 @@ export class Interface extends EventEmitter {
   }
 
   private armLinkPoll(): void {
-    if (this.isClosed || this.paused || this.linkTimerId !== 0 || this.device.linkState === undefined) return;
-    this.linkTimerId = this.loop.setTimer(this.linkPollMs, this.onLinkTimer);
+    if (this.isClosed || this.paused || this.linkTimer.armed || this.device.linkState === undefined) return;
+    this.linkTimer.arm(this.linkPollMs);
   }
 
   /** The interface is gone: stop touching the device, and keep looking for it on a plain timer. */
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
-    if (this.linkTimerId !== 0) this.loop.cancelTimer(this.linkTimerId);
-    this.linkTimerId = 0;
+    this.linkTimer.cancel();
     this.loop.stop();
     this.pausedPoll = setTimeout(this.onPausedPoll, this.linkPollMs);
   }

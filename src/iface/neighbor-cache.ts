@@ -15,7 +15,7 @@
 //
 // Time comes in as `nowMs`; timers run on the loop's timer queue.
 
-import type { Loop, TimerCallback } from '../loop';
+import type { Loop, Timer } from '../loop';
 import {
   ARP_HEADER_LEN,
   ARP_OPERATION_REPLY,
@@ -29,8 +29,8 @@ import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import type { Link } from './link';
 
-/** The loop's timer calls. */
-export type TimerHost = Pick<Loop, 'setTimer' | 'cancelTimer'>;
+/** Where the stack's layers get their timers: the loop. */
+export type TimerHost = Pick<Loop, 'timer'>;
 
 /** ARP settings; the defaults follow Linux's. */
 export interface NeighborCacheOptions {
@@ -71,17 +71,17 @@ class NeighborEntry {
   /** Requests outstanding: resolving (unresolved) or re-confirming (resolved). */
   probing = false;
   requestsSent = 0;
-  timerId = 0;
+  /** The retry of a resolution or re-confirmation; re-armed for each request. */
+  readonly timer: Timer;
   readonly queueOffsets: Int32Array;
   readonly queueLengths: Int32Array;
   queueCount = 0;
-  readonly onTimer: TimerCallback;
 
-  constructor(address: number, queueLength: number, onTimer: (entry: NeighborEntry, nowMs: number) => void) {
+  constructor(address: number, queueLength: number, timers: TimerHost, onTimer: (entry: NeighborEntry, nowMs: number) => void) {
     this.address = address;
     this.queueOffsets = new Int32Array(queueLength);
     this.queueLengths = new Int32Array(queueLength);
-    this.onTimer = (nowMs) => onTimer(this, nowMs);
+    this.timer = timers.timer((nowMs) => onTimer(this, nowMs));
   }
 }
 
@@ -100,12 +100,11 @@ export class NeighborCache {
   private readonly timers: TimerHost;
   private readonly entries = new Map<number, NeighborEntry>();
   private queuedFrames = 0;
-  private sweepTimerId = 0;
+  private readonly sweepTimer: Timer;
   private lastEntry: NeighborEntry | null = null;
   private readonly packet = new ArpPacket();
   private readonly repr = new ArpRepr();
   private readonly onEntryTimer = (entry: NeighborEntry): void => this.entryTimer(entry);
-  private readonly onSweep: TimerCallback = (nowMs) => this.sweep(nowMs);
 
   constructor(link: Link, addressing: Ipv4Addressing, counters: StackCounters, timers: TimerHost, options: NeighborCacheOptions = {}) {
     this.link = link;
@@ -119,11 +118,17 @@ export class NeighborCache {
     this.queueLength = positiveInteger('arp.queueLength', options.queueLength ?? 64);
     this.maxQueuedFrames = positiveInteger('arp.maxQueuedFrames', options.maxQueuedFrames ?? 256);
     this.maxEntries = positiveInteger('arp.maxEntries', options.maxEntries ?? 1024);
+    this.sweepTimer = timers.timer((nowMs) => this.sweep(nowMs));
   }
 
   /** Entries in the cache, complete or not. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Frames waiting for their next hop to be resolved, all targets together. */
+  get pendingFrames(): number {
+    return this.queuedFrames;
   }
 
   /** What the cache holds for `address` (a u32) at `nowMs`, or null. */
@@ -162,7 +167,7 @@ export class NeighborCache {
         this.link.freeFrame(frameOffset);
         return false;
       }
-      entry = new NeighborEntry(nextHop, this.queueLength, this.onEntryTimer);
+      entry = new NeighborEntry(nextHop, this.queueLength, this.timers, this.onEntryTimer);
       entry.usedMs = nowMs;
       this.entries.set(nextHop, entry);
       this.armSweep();
@@ -193,7 +198,7 @@ export class NeighborCache {
       this.counters.arpTableFull++;
       return false;
     }
-    entry = new NeighborEntry(address, this.queueLength, this.onEntryTimer);
+    entry = new NeighborEntry(address, this.queueLength, this.timers, this.onEntryTimer);
     entry.usedMs = nowMs;
     this.entries.set(address, entry);
     this.armSweep();
@@ -233,7 +238,7 @@ export class NeighborCache {
     if (entry !== undefined) {
       this.learn(entry, senderMac, forUs, nowMs);
     } else if (forUs && senderAddress !== 0 && this.addressing.isOnLink(senderAddress) && this.entries.size < this.maxEntries) {
-      const learned = new NeighborEntry(senderAddress, this.queueLength, this.onEntryTimer);
+      const learned = new NeighborEntry(senderAddress, this.queueLength, this.timers, this.onEntryTimer);
       this.entries.set(senderAddress, learned);
       this.armSweep();
       this.learn(learned, senderMac, true, nowMs);
@@ -255,8 +260,7 @@ export class NeighborCache {
   /** Drop every entry, freeing queued frames and cancelling timers. */
   clear(): void {
     for (const entry of this.entries.values()) this.remove(entry);
-    if (this.sweepTimerId !== 0) this.timers.cancelTimer(this.sweepTimerId);
-    this.sweepTimerId = 0;
+    this.sweepTimer.cancel();
   }
 
   private learn(entry: NeighborEntry, mac: number, confirmed: boolean, nowMs: number): void {
@@ -269,8 +273,7 @@ export class NeighborCache {
       if (entry.probing) {
         entry.probing = false;
         entry.requestsSent = 0;
-        this.timers.cancelTimer(entry.timerId);
-        entry.timerId = 0;
+        entry.timer.cancel();
       }
     }
     if (!wasResolved) this.releaseQueue(entry);
@@ -300,11 +303,10 @@ export class NeighborCache {
       ? this.sendRequest(entry.address, entry.macHigh16, entry.macLow32, this.addressing.address)
       : this.sendRequest(entry.address, 0xffff, 0xffffffff, this.addressing.address);
     if (sent) this.counters.arpRequestsSent++;
-    entry.timerId = this.timers.setTimer(this.retryMs, entry.onTimer);
+    entry.timer.arm(this.retryMs);
   }
 
   private entryTimer(entry: NeighborEntry): void {
-    entry.timerId = 0;
     if (!entry.probing || this.entries.get(entry.address) !== entry) return;
     if (entry.requestsSent < this.maxRequests) {
       this.sendNextRequest(entry);
@@ -315,8 +317,7 @@ export class NeighborCache {
   }
 
   private remove(entry: NeighborEntry): void {
-    if (entry.timerId !== 0) this.timers.cancelTimer(entry.timerId);
-    entry.timerId = 0;
+    entry.timer.cancel();
     entry.probing = false;
     if (entry.queueCount > 0) {
       this.counters.arpQueueDropped += entry.queueCount;
@@ -341,12 +342,10 @@ export class NeighborCache {
   }
 
   private armSweep(): void {
-    if (this.sweepTimerId !== 0) return;
-    this.sweepTimerId = this.timers.setTimer(Math.min(1000, this.unusedMs), this.onSweep);
+    if (!this.sweepTimer.armed) this.sweepTimer.arm(Math.min(1000, this.unusedMs));
   }
 
   private sweep(nowMs: number): void {
-    this.sweepTimerId = 0;
     for (const entry of this.entries.values()) {
       if (entry.probing) continue;
       const lastMs = entry.usedMs > entry.confirmedMs ? entry.usedMs : entry.confirmedMs;

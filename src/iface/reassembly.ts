@@ -8,13 +8,14 @@
 // so the finished datagram is one contiguous header + payload, as if it had
 // arrived whole. At most `maxDatagrams` slots exist; a new datagram when all
 // are busy evicts the oldest. A datagram not finished `timeoutMs` after its
-// first fragment is dropped.
+// first fragment is dropped: one sweep timer, due when the oldest datagram
+// expires, serves every slot, so a flood of fragments costs no timer memory.
 //
 // Fragments that overlap a received part are dropped with their whole
 // datagram (as Linux does since the FragmentSmack fixes, and RFC 5722 asks
 // for IPv6); a fragment adding nothing new is an ignored duplicate.
 
-import type { TimerCallback } from '../loop';
+import type { Timer } from '../loop';
 import { copyBytes } from '../wire/bytes';
 import { internetChecksum } from '../wire/checksum';
 import { IPV4_MAX_HEADER_LEN, type Ipv4Packet, ipv4Field } from '../wire/ipv4';
@@ -52,15 +53,9 @@ export class ReassemblySlot {
   headerLength = 0;
   /** Payload bytes the first fragment carried. */
   firstFragmentLength = 0;
-  timerId = 0;
   view: DataView | null = null;
   bytes: Uint8Array | null = null;
   blocks: Uint8Array | null = null;
-  readonly onTimer: TimerCallback;
-
-  constructor(onTimer: (slot: ReassemblySlot, nowMs: number) => void) {
-    this.onTimer = (nowMs) => onTimer(this, nowMs);
-  }
 
   /** Where the payload starts in `view`. */
   get payloadOffset(): number {
@@ -87,26 +82,25 @@ export class Reassembler {
   readonly timeoutMs: number;
   private readonly slots: ReassemblySlot[] = [];
   private readonly counters: StackCounters;
-  private readonly timers: TimerHost;
   private readonly onTimeout: ReassemblyTimeoutHandler;
-  private readonly expire = (slot: ReassemblySlot, nowMs: number): void => this.timeout(slot, nowMs);
+  /** Due when the oldest datagram in progress expires; disarmed while none is. */
+  private readonly sweepTimer: Timer;
+  private slotsInUse = 0;
 
   constructor(counters: StackCounters, timers: TimerHost, onTimeout: ReassemblyTimeoutHandler, options: ReassemblyOptions = {}) {
     this.counters = counters;
-    this.timers = timers;
     this.onTimeout = onTimeout;
+    this.sweepTimer = timers.timer((nowMs) => this.sweep(nowMs));
     this.maxDatagrams = options.maxDatagrams ?? 16;
     this.timeoutMs = options.timeoutMs ?? 30000;
     if (!Number.isInteger(this.maxDatagrams) || this.maxDatagrams < 1) throw new TypeError(`reassembly.maxDatagrams must be a positive integer, got ${options.maxDatagrams}`);
     if (!(this.timeoutMs > 0)) throw new TypeError(`reassembly.timeoutMs must be positive, got ${options.timeoutMs}`);
-    for (let i = 0; i < this.maxDatagrams; i++) this.slots.push(new ReassemblySlot(this.expire));
+    for (let i = 0; i < this.maxDatagrams; i++) this.slots.push(new ReassemblySlot());
   }
 
-  /** Datagrams being reassembled. */
+  /** Datagrams being reassembled (slots in use). */
   get pending(): number {
-    let count = 0;
-    for (const slot of this.slots) if (slot.inUse) count++;
-    return count;
+    return this.slotsInUse;
   }
 
   /** Bytes of buffers allocated so far (never more than maxDatagrams of them). */
@@ -175,14 +169,14 @@ export class Reassembler {
   /** Free a slot (after a complete datagram was handed up). */
   release(slot: ReassemblySlot): void {
     if (!slot.inUse) return;
-    if (slot.timerId !== 0) this.timers.cancelTimer(slot.timerId);
-    slot.timerId = 0;
     slot.inUse = false;
+    if (--this.slotsInUse === 0) this.sweepTimer.cancel();
   }
 
-  /** Drop every datagram in progress and cancel their timers. */
+  /** Drop every datagram in progress and cancel the sweep. */
   clear(): void {
     for (const slot of this.slots) this.release(slot);
+    this.sweepTimer.cancel();
   }
 
   private find(packet: Ipv4Packet, nowMs: number): ReassemblySlot {
@@ -224,7 +218,9 @@ export class Reassembler {
     slot.highestEnd = 0;
     slot.receivedBlocks = 0;
     slot.headerLength = 0;
-    slot.timerId = this.timers.setTimer(this.timeoutMs, slot.onTimer);
+    this.slotsInUse++;
+    // Slots are taken in time order: an armed sweep is due no later than this one's expiry.
+    if (!this.sweepTimer.armed) this.sweepTimer.armAt(nowMs + this.timeoutMs);
     return slot;
   }
 
@@ -239,11 +235,19 @@ export class Reassembler {
     this.counters.ipv4Reassembled++;
   }
 
-  private timeout(slot: ReassemblySlot, nowMs: number): void {
-    slot.timerId = 0;
-    if (!slot.inUse) return;
-    this.counters.reassemblyTimeout++;
-    this.onTimeout(slot, nowMs);
-    this.release(slot);
+  /** Drop every datagram whose time is up, then wait for the oldest left. */
+  private sweep(nowMs: number): void {
+    let oldestMs = Infinity;
+    for (const slot of this.slots) {
+      if (!slot.inUse) continue;
+      if (nowMs - slot.firstMs >= this.timeoutMs) {
+        this.counters.reassemblyTimeout++;
+        this.onTimeout(slot, nowMs);
+        this.release(slot);
+      } else if (slot.firstMs < oldestMs) {
+        oldestMs = slot.firstMs;
+      }
+    }
+    if (oldestMs !== Infinity && !this.sweepTimer.armed) this.sweepTimer.armAt(oldestMs + this.timeoutMs);
   }
 }
