@@ -60,6 +60,18 @@ export class StackCounters {
   ipv4NotForUs = 0;
   /** Received with TTL 0, which no host may send (RFC 1122 3.2.1.7). */
   ipv4TtlZero = 0;
+  /** Options with a length byte under 2, past the header or missing, or under the option's minimum (answered with parameter problem). */
+  ipv4OptionBadLength = 0;
+  /** Record Route, source route or Timestamp with a pointer out of range (parameter problem). */
+  ipv4OptionBadPointer = 0;
+  /** Record Route, Timestamp or a source route twice (parameter problem). */
+  ipv4OptionRepeated = 0;
+  /** A full Timestamp option whose overflow count was already 15 (parameter problem). */
+  ipv4OptionTimestampOverflow = 0;
+  /** A CIPSO security label: no CIPSO domain is configured (parameter problem). */
+  ipv4OptionCipso = 0;
+  /** Source-routed datagrams, dropped silently (as Linux with accept_source_route 0). */
+  ipv4SourceRouted = 0;
   /** Protocols other than ICMP and UDP (answered with protocol unreachable). */
   ipv4UnknownProtocol = 0;
   ipv4FragmentsReceived = 0;

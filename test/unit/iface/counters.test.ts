@@ -82,6 +82,16 @@ const CASES: DropCase[] = [
   { counter: 'ipv4NotForUs', act: (f) => ipv4(f, ipv4Packet({ protocol: IP_PROTOCOL_ICMP, destination: ip('198.18.0.7'), payload: echoRequest(1, 1, pattern(8)) })) },
   { counter: 'ipv4TtlZero', act: (f) => ipv4(f, ipv4Packet({ protocol: IP_PROTOCOL_ICMP, timeToLive: 0, payload: echoRequest(1, 1, pattern(8)) })) },
   { counter: 'ipv4UnknownProtocol', act: (f) => ipv4(f, ipv4Packet({ protocol: 253, payload: pattern(8) })) },
+  ...([
+    ['ipv4OptionBadLength', [0x07, 0x00, 0x00, 0x00]],
+    ['ipv4OptionBadPointer', [0x07, 0x07, 0x03, 0, 0, 0, 0, 0]],
+    ['ipv4OptionRepeated', [0x07, 0x03, 0x04, 0x07, 0x03, 0x04, 0x00, 0x00]],
+    ['ipv4OptionTimestampOverflow', [0x44, 0x08, 0x09, 0xf0, 0, 0, 0, 0]],
+    ['ipv4OptionCipso', [0x86, 0x0a, 0, 0, 0, 0x01, 0x01, 0x04, 0, 0, 0, 0]],
+    ['ipv4SourceRouted', [0x83, 0x07, 0x04, 198, 18, 0, 1, 0x00]],
+  ] as const).map(([counter, options]): DropCase => ({
+    counter, act: (f) => ipv4(f, ipv4Packet({ protocol: IP_PROTOCOL_UDP, options: Uint8Array.from(options), payload: udpDatagram(40000, 7, pattern(8)) })),
+  })),
   {
     counter: 'ipv4NoRoute',
     act: (f) => { f.iface.udp.send(1, ip('198.19.0.1'), 2, pattern(4), 0, 4); },
