@@ -12,7 +12,8 @@
         "native/mapping.cc",
         "native/xdp.cc",
         "native/netmap.cc",
-        "native/counter.cc"
+        "native/counter.cc",
+        "native/affinity.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -90,7 +90,7 @@ export function buildMmsgBaseline(): string {
   return binary;
 }
 
-interface Running {
+export interface Running {
   child: ChildProcess;
   lines: string[];
   ready: Promise<void>;
@@ -98,10 +98,11 @@ interface Running {
 }
 
 /** Processes the benchmark started and that still run (an interrupted run ends them). */
-const running = new Set<ChildProcess>();
+export const running = new Set<ChildProcess>();
 
-function startIn(netns: string, cpu: number, command: string[]): Running {
-  const child = spawn('ip', ['netns', 'exec', netns, 'taskset', '-c', String(cpu), ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Run `command` in `netns` on `cpus` (a CPU number or a taskset list such as "0-1"). */
+export function startIn(netns: string, cpus: number | string, command: string[]): Running {
+  const child = spawn('ip', ['netns', 'exec', netns, 'taskset', '-c', String(cpus), ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.on('exit', () => running.delete(child));
   const lines: string[] = [];
@@ -135,7 +136,7 @@ function startIn(netns: string, cpu: number, command: string[]): Running {
   return { child, lines, ready, exited };
 }
 
-function lastJson(lines: string[]): Record<string, unknown> {
+export function lastJson(lines: string[]): Record<string, unknown> {
   for (let i = lines.length - 1; i >= 0; i--) {
     if (lines[i].startsWith('{')) {
       try {
@@ -148,7 +149,7 @@ function lastJson(lines: string[]): Record<string, unknown> {
   return {};
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -242,7 +243,7 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
   }
 }
 
-function machine(): BenchReport['machine'] {
+export function machine(): BenchReport['machine'] {
   const cpus = os.cpus();
   return {
     cpus: cpus[0]?.model ?? 'unknown', cores: cpus.length, kernel: os.release(), node: process.version,

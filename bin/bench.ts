@@ -2,6 +2,7 @@
 
 import * as path from 'node:path';
 import { RESPONDER_KINDS, formatTable, runBench, type ResponderKind } from '../bench/pps';
+import { formatScalingTable, runScaling } from '../bench/scaling';
 import { UsageError, parseArgs, type OptionSpecs } from './args';
 import { requireRoot } from './common';
 import { helpText } from './output';
@@ -16,6 +17,8 @@ export const BENCH_OPTIONS: OptionSpecs = {
   'peer-receive': { kind: 'string', help: "where the generator's side receives the replies: generator (a NAPI thread on the generator's CPU, as on another host, so the responder's CPU does only the responder's work; the generator may then limit the fastest responders) or sender (veth's default: the softirq of the responder's CPU, so every responder also pays for the generator's receive)", default: 'generator', choices: ['generator', 'sender'] },
   rate: { kind: 'integer', help: 'offered requests per second (0: flood)', default: 0, min: 0, max: 100000000, meta: 'PPS' },
   quick: { kind: 'boolean', help: 'one payload size (64) and one batch size (64)' },
+  queues: { kind: 'string', help: 'instead: nicring on 1 queue against N queues (one worker each, a flood per queue), e.g. 1,2; payload the first of --sizes, batch 64', meta: 'N[,N...]' },
+  'xdp-mode': { kind: 'string', help: 'with --queues: the AF_XDP mode', default: 'native', choices: ['native', 'generic'] },
   out: { kind: 'string', help: 'where bench.json and bench.svg go', default: 'bench/out', meta: 'DIR' },
   help: { kind: 'boolean', help: 'show this help' },
 };
@@ -32,6 +35,7 @@ export async function commandBench(argv: string[]): Promise<number> {
     console.log(helpText('bench', '[options]', BENCH_OPTIONS, 'Brings up a lab and offers the same load to each responder in turn, pinned to different CPUs;\nprints medians and ratios measured in the same run, and writes JSON and an SVG chart.'));
     return 0;
   }
+  if (options.queues !== undefined) return scaling(options as Record<string, unknown>);
   const responders = String(options.responders).split(',') as ResponderKind[];
   for (const r of responders) if (!RESPONDER_KINDS.includes(r)) throw new UsageError(`--responders: unknown responder "${r}" (${RESPONDER_KINDS.join(', ')})`);
   requireRoot('nicring bench');
@@ -59,5 +63,31 @@ export async function commandBench(argv: string[]): Promise<number> {
     return 1;
   }
   console.log('checks passed: every reply counted by the generator was sent by the responder; no GC in nicring responders after warm-up');
+  return 0;
+}
+
+async function scaling(options: Record<string, unknown>): Promise<number> {
+  const queueCounts = list('queues', String(options.queues), 1, 64);
+  requireRoot('nicring bench');
+  const outDir = path.resolve(options.out as string);
+  const report = await runScaling({
+    durationS: options.duration as number,
+    rounds: options.rounds as number,
+    size: list('sizes', String(options.sizes), 12, 1472)[0],
+    batch: 64,
+    rate: options.rate as number,
+    queueCounts,
+    xdpMode: options['xdp-mode'] as 'native' | 'generic',
+    outDir,
+    log: (line) => console.log(line),
+  });
+  console.log('');
+  console.log(formatScalingTable(report.summary));
+  console.log(`\n${report.machine.cores} × ${report.machine.cpus}, Linux ${report.machine.kernel}, Node ${report.machine.node}; results in ${path.join(outDir, 'scaling.json')}`);
+  if (report.failedChecks.length > 0) {
+    console.log(`checks FAILED:\n  ${report.failedChecks.join('\n  ')}`);
+    return 1;
+  }
+  console.log('checks passed: every reply counted by the generator was sent by the responder; every queue answered; no GC in the workers after warm-up');
   return 0;
 }

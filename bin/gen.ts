@@ -1,22 +1,26 @@
 // nicring gen: bounded UDP load against a responder, counting replies.
 
+import * as os from 'node:os';
 import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import { loadNative } from '../src/native';
 import type { FrameHandler } from '../src/phy/device';
 import {
-  UdpGenerator, buildRequestFrame, checkGeneratorOptions, emptyLatency, microsFromMs,
+  UdpGenerator, buildRequestFrame, checkGeneratorOptions, emptyLatency, microsFromMs, summarizeLatency,
   type GeneratorOptions, type GeneratorReport,
 } from '../src/service/generator';
+import type { GenQueueShare, GenWorkerOptions } from '../src/service/gen-worker';
+import { builtinWorkerModule, resolveQueues, serve, type QueueStats } from '../src/service/serve';
 import { runLiveFrames } from '../src/service/live-frames';
 import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
-import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot } from './common';
+import { UsageError, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const GEN_OPTIONS: OptionSpecs = {
   ...OPEN_OPTIONS,
+  ...QUEUES_OPTIONS,
   address: { kind: 'string', help: "the generator's own address, with its prefix", meta: 'IP/PREFIX' },
   target: { kind: 'string', help: 'the responder', meta: 'IP:PORT' },
   count: { kind: 'integer', help: 'requests to send at most', default: 100000, min: 1, max: 100000000, meta: 'N' },
@@ -63,8 +67,21 @@ export async function commandGen(argv: string[]): Promise<number> {
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const engine = options.engine as 'xdp' | 'live';
+  const selection = queueSelection(options, false);
+  const queues = selection === null ? null : resolveQueues(options.iface as string, selection, options.backend as 'auto' | 'netmap' | 'xdp');
+  const cpus = options.cpus === undefined ? undefined : parseCpuList(options.cpus as string);
+  if (queues !== null && engine === 'xdp') return generateOnQueues(options, target, queues, cpus, live);
+  if (queues !== null) {
+    // The live engine: the flood for queue q runs on CPU q (or the i-th of --cpus).
+    const online = os.cpus().length;
+    queues.forEach((queue, index) => {
+      const cpu = cpus === undefined ? queue : cpus[index % cpus.length];
+      if (cpu >= online) throw new UsageError(`--engine live floods queue ${queue} from CPU ${cpu}, and this machine has ${online} CPUs: name fewer queues, or CPUs with --cpus (on veth, CPU c reaches queue c modulo the queue count)`);
+    });
+  }
 
   const device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   let iface: Interface;
   try {
     iface = new Interface(device, { address: options.address as string });
@@ -122,13 +139,20 @@ export async function commandGen(argv: string[]): Promise<number> {
       try {
         const frame = buildRequestFrame(generatorOptions);
         const startMs = performance.now();
-        const result = await runLiveFrames({
-          ifname: device.name, frame, count: generatorOptions.count, durationMs: generatorOptions.durationMs, rate: generatorOptions.rate,
+        // With several queues, one flood per queue, each from its own CPU: on veth the sending CPU picks the receiving queue.
+        const floods = queues ?? [null];
+        const sentBy = floods.map(() => 0);
+        const results = await Promise.all(floods.map((queue, index) => runLiveFrames({
+          ifname: device.name, frame, count: split(generatorOptions.count, floods.length, index), durationMs: generatorOptions.durationMs,
+          rate: split(generatorOptions.rate, floods.length, index),
+          cpu: queue === null ? undefined : (cpus === undefined ? queue : cpus[index % cpus.length]),
           onProgress: (sent) => {
+            sentBy[index] = sent;
             const elapsed = performance.now() - startMs;
-            if (elapsed - rate.lastMs >= 1000) progress(sent, counter.value(), elapsed, rate);
+            if (elapsed - rate.lastMs >= 1000) progress(sentBy.reduce((a, b) => a + b, 0), counter.value(), elapsed, rate);
           },
-        });
+        })));
+        const result = { sent: results.reduce((sum, r) => sum + r.sent, 0), seconds: Math.max(...results.map((r) => r.seconds)) };
         const lingerEnd = performance.now() + generatorOptions.lingerMs!;
         while (counter.value() < result.sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
         const counted = counter.value();
@@ -150,4 +174,81 @@ export async function commandGen(argv: string[]): Promise<number> {
   } finally {
     iface.close();
   }
+}
+
+/** Share `index` of `total` split `parts` ways (the first shares take the remainder). */
+function split(total: number, parts: number, index: number): number {
+  return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
+}
+
+/** The AF_XDP engine on several queues: one worker thread each, reports merged. */
+async function generateOnQueues(options: ParsedOptions, target: { address: string; port: number }, queues: number[], cpus: number[] | undefined, live: LiveLine): Promise<number> {
+  const json = options.json as boolean;
+  const count = options.count as number;
+  const rate = options.rate as number;
+  const ports = options.ports as number;
+  const base = options['source-port'] as number;
+  if (base + ports * queues.length - 1 > 65535) throw new UsageError(`--source-port ${base} with --ports ${ports} on ${queues.length} queues runs past port 65535`);
+  const shares: Record<number, GenQueueShare> = {};
+  queues.forEach((queue, index) => {
+    shares[queue] = { count: split(count, queues.length, index), rate: split(rate, queues.length, index), sourcePortBase: base + index * ports };
+  });
+  if (queues.some((queue) => shares[queue].count === 0)) throw new UsageError(`--count ${count} leaves some of the ${queues.length} queues nothing to send`);
+  const workerOptions: GenWorkerOptions = {
+    targetAddress: target.address, targetPort: target.port, sourcePorts: ports, payloadSize: options.size as number,
+    durationMs: (options.duration as number) * 1000, batchSize: options.batch as number, lingerMs: options['linger-ms'] as number, shares,
+  };
+  const { queue: _queue, ...open } = openOptions(options);
+  let service;
+  try {
+    service = await serve(options.iface as string, {
+      module: builtinWorkerModule('gen'), queues, cpus, open, options: workerOptions,
+      interface: { address: options.address as string },
+    });
+  } catch (error) {
+    if (/must be|payload size|source ports/.test((error as Error).message)) throw new UsageError((error as Error).message.replace(/^queue \d+: /, ''));
+    throw error;
+  }
+  const [first] = service.ports;
+  if (first.fallback !== null) warnOnFallback({ ...first, fallback: first.fallback });
+  const startMs = performance.now();
+  const last = { sent: 0, ms: startMs };
+  let stats: QueueStats[];
+  try {
+    for (;;) {
+      const outcome = await Promise.race([service.stats(), service.closed.then(() => null)]);
+      if (outcome === null) throw new Error('the generator stopped');
+      stats = outcome.queues;
+      const now = performance.now();
+      const sent = stats.reduce((sum, q) => sum + (q.service.sent as number), 0);
+      const received = stats.reduce((sum, q) => sum + (q.service.received as number), 0);
+      const pps = ((sent - last.sent) * 1000) / Math.max(1, now - last.ms);
+      last.sent = sent;
+      last.ms = now;
+      if (stats.every((q) => q.service.finished === 1)) break;
+      live.show(`gen xdp ${queues.length} queues | sent ${sent} (${formatRate(pps)}pps) | received ${received} | ${((now - startMs) / 1000).toFixed(1)} s`,
+        { event: 'progress', sent, received, seconds: +((now - startMs) / 1000).toFixed(3), pps: Math.round(pps) });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  } finally {
+    await service.close().catch(() => undefined);
+  }
+  await service.closed;
+  const sum = (name: string): number => stats.reduce((total, q) => total + (q.service[name] as number), 0);
+  const report: GeneratorReport = {
+    sent: sum('sent'), received: sum('received'), lost: sum('lost'), unexpected: sum('unexpected'), txRingFull: sum('txRingFull'),
+    sendSeconds: Math.max(...stats.map((q) => q.service.sendSeconds as number)),
+    offeredPps: sum('offeredPps'), replyPps: sum('replyPps'),
+    latency: summarizeLatency(stats.flatMap((q) => q.service.latencySamples as number[]),
+      (stats[0].service.latencyHistogram as number[]).map((_, bucket) => stats.reduce((total, q) => total + (q.service.latencyHistogram as number[])[bucket], 0))),
+  };
+  live.end();
+  const perQueue = stats.map((q) => ({ queue: q.queue, sent: q.service.sent, received: q.service.received, lost: q.service.lost, replyPps: q.service.replyPps }));
+  const final = { event: 'final', engine: 'xdp', target: `${target.address}:${target.port}`, size: options.size as number, queues, ...report, perQueue };
+  if (json) console.log(JSON.stringify(final));
+  else {
+    printReport(final);
+    console.log(`per queue: ${perQueue.map((q) => `q${q.queue} sent ${q.sent} received ${q.received}`).join(', ')}`);
+  }
+  return 0;
 }

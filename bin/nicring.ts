@@ -9,14 +9,15 @@ import { open } from '../src/index';
 import * as labs from '../src/lab';
 import { packageRoot } from '../src/native';
 import { Sink } from '../src/service/sink';
+import { builtinWorkerModule, serve, type ServiceStats } from '../src/service/serve';
 import { buildRequestFrame } from '../src/service/generator';
 import { runLiveFrames } from '../src/service/live-frames';
 import { readMacAddress } from '../src/phy/xdp';
 import { parseMac } from '../src/wire/ethernet';
 import { parseIpv4 } from '../src/wire/ipv4';
-import { UsageError, parseArgs, type OptionSpecs } from './args';
+import { UsageError, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
 import { LiveLine, formatRate, helpText } from './output';
-import { OPEN_OPTIONS, openOptions, parseTarget, requireRoot } from './common';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, untilStopped, warnOnFallback } from './common';
 import { commandRespond } from './respond';
 import { commandGen } from './gen';
 import { commandBench } from './bench';
@@ -31,6 +32,7 @@ const LAB_OPTIONS: OptionSpecs = {
 
 const PORT_OPTIONS: OptionSpecs = {
   ...OPEN_OPTIONS,
+  ...QUEUES_OPTIONS,
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
@@ -129,7 +131,10 @@ function commandSink(argv: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to receive on)');
+  const queues = queueSelection(options, false);
+  if (queues !== null) return commandSinkQueues(options, queues);
   const device = open(options.iface as string, openOptions(options));
+  warnOnFallback(device);
   const sink = new Sink(device, { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean });
   const live = new LiveLine(options.json as boolean);
   const startMs = performance.now();
@@ -170,6 +175,53 @@ function commandSink(argv: string[]): Promise<number> {
     process.on('SIGINT', finish);
     process.on('SIGTERM', finish);
   });
+}
+
+/** The sink on several queues: one worker thread each, the live line summing them. */
+async function commandSinkQueues(options: ParsedOptions, queues: 'all' | number[]): Promise<number> {
+  const { queue: _queue, ...open } = openOptions(options);
+  const service = await serve(options.iface as string, {
+    module: builtinWorkerModule('sink'),
+    queues, cpus: options.cpus === undefined ? undefined : parseCpuList(options.cpus as string), open,
+    options: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
+  });
+  const json = options.json as boolean;
+  const live = new LiveLine(json);
+  const [first] = service.ports;
+  if (first.fallback !== null) warnOnFallback({ ...first, fallback: first.fallback });
+  if (json) console.log(JSON.stringify({ event: 'ready', iface: first.name, backend: first.backend, mode: first.mode, queues: service.queues }));
+  const startMs = performance.now();
+  let lastFrames = 0;
+  let lastMs = startMs;
+  const report = (stats: ServiceStats, final: boolean): void => {
+    const now = performance.now();
+    const frames = stats.total.service.frames as number;
+    const pps = ((frames - lastFrames) * 1000) / Math.max(1, now - lastMs);
+    lastFrames = frames;
+    lastMs = now;
+    const kernel = stats.total.device.kernel;
+    const fields = {
+      event: final ? 'final' : 'stats', seconds: +((now - startMs) / 1000).toFixed(3), rx: frames, pps: Math.round(pps),
+      rxBytes: stats.total.service.bytes, backend: first.backend, mode: first.mode,
+      kernelRxDropped: kernel.rxDropped ?? 0, rxRingFull: kernel.rxRingFull ?? 0, fillRingEmpty: kernel.rxFillRingEmptyDescs ?? 0,
+      perQueue: stats.queues.map((q) => ({ queue: q.queue, rx: q.service.frames, rxBytes: q.service.bytes, kernelRxDropped: q.device.kernel.rxDropped ?? 0 })),
+    };
+    const text = `${first.name} ${first.backend} ${first.mode} ${service.queues.length} queues | rx ${formatRate(pps)}pps | total ${frames} `
+      + `(${stats.queues.map((q) => `q${q.queue} ${q.service.frames}`).join(' ')}) | kernel drops ${fields.kernelRxDropped} ring-full ${fields.rxRingFull} fill-empty ${fields.fillRingEmpty}`;
+    live.show(final ? `${text} | final` : text, fields);
+  };
+  const ticker = setInterval(() => {
+    service.stats().then((stats) => report(stats, false), () => undefined);
+  }, 1000);
+  const stopped = untilStopped(options.duration as number);
+  const failed = service.closed.then(() => null, (error: Error) => error);
+  const outcome = await Promise.race([stopped, failed]);
+  clearInterval(ticker);
+  if (outcome instanceof Error) throw outcome;
+  const final = await service.close();
+  report(final, true);
+  live.end();
+  return 0;
 }
 
 function commandUdpSend(argv: string[]): Promise<number> {

@@ -1,53 +1,63 @@
-// nicring respond: the UDP responder service on one port, with live figures.
+// nicring respond: the UDP responder service, one worker thread per queue
+// (every queue the interface has by default), with live figures summed over
+// the queues.
 
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
-import { Interface } from '../src/iface/interface';
-import { open } from '../src/index';
-import { captureDevice } from '../src/phy/capture';
-import type { Device } from '../src/phy/device';
-import { Responder, echoHandler, loadHandlerModule, type ResponderHandler } from '../src/service/responder';
-import { UsageError, parseArgs, type OptionSpecs } from './args';
-import { OPEN_OPTIONS, openOptions, requireRoot, untilStopped } from './common';
+import { Ipv4Addressing } from '../src/iface/address';
+import { MetricsServer, type CounterGroups } from '../src/service/metrics';
+import type { RespondWorkerOptions } from '../src/service/respond-worker';
+import { loadHandlerModule, type LoadedHandlerModule } from '../src/service/responder';
+import { builtinWorkerModule, resolveQueues, serve, type QueueStats, type ServiceStats, type WorkerError } from '../src/service/serve';
+import { TCP_DROP_REASONS } from '../src/tcp/drops';
+import { UsageError, formatOptions, parseArgs, type OptionSpecs, type ParsedOptions } from './args';
+import { OPEN_OPTIONS, QUEUES_OPTIONS, openOptions, parseCpuList, parseTarget, queueSelection, requireRoot, untilStopped, warnOnFallback } from './common';
 import { LiveLine, formatRate, helpText } from './output';
 
 export const RESPOND_OPTIONS: OptionSpecs = {
   ...OPEN_OPTIONS,
+  queue: { ...OPEN_OPTIONS.queue, help: 'serve this one NIC queue (default: every queue, see --queues)' },
+  queues: { ...QUEUES_OPTIONS.queues, help: 'queues to serve, one worker thread each: all (default), N (queues 0 to N-1) or a list (0,2)' },
+  cpus: QUEUES_OPTIONS.cpus,
   // Deep rings absorb the bursts a high-rate service sees (32 MiB of UMEM at 8192).
   'ring-size': { ...OPEN_OPTIONS['ring-size'], default: 8192 },
   address: { kind: 'string', help: 'the address nicring answers for, with its prefix', meta: 'IP/PREFIX' },
   gateway: { kind: 'string', help: 'default gateway (on the subnet)', meta: 'IP' },
+  vlan: { kind: 'integer', help: 'serve one 802.1Q VLAN: take only frames tagged with it, tag every frame sent', min: 1, max: 4094, meta: 'ID' },
   port: { kind: 'string', help: 'UDP port(s) to answer on', meta: 'N[,N...]' },
+  tcp: { kind: 'string', help: 'TCP port(s) to run an echo service on, beside UDP', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
-  handler: { kind: 'string', help: 'module exporting handle(request) that writes the reply in place and returns its length', meta: 'FILE' },
+  handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
-  pcap: { kind: 'string', help: 'write every frame in and out to this pcap file', meta: 'FILE' },
+  'strict-checksums': { kind: 'boolean', help: "verify every UDP and TCP checksum in full, even the partial ones a same-host peer on a virtual link sends (they are dropped as udpBadChecksum)" },
+  pcap: { kind: 'string', help: 'write every frame in and out to this pcap file (one file per queue, FILE-qN.pcap, when serving several)', meta: 'FILE' },
   user: { kind: 'string', help: 'drop root to this user once the port is open', meta: 'NAME' },
   duration: { kind: 'number', help: 'stop after this many seconds (0: until SIGINT/SIGTERM)', default: 0, min: 0, meta: 'SECONDS' },
   json: { kind: 'boolean', help: 'one JSON object per second instead of a live line' },
+  metrics: { kind: 'string', help: 'serve every counter, summed over the queues, in the Prometheus text format at http://HOST:PORT/metrics (see docs/metrics.md)', meta: 'HOST:PORT' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-/** Requests after which the hot path counts as warmed up (for gcEventsAfterWarmup). */
+/** Requests after which a worker's hot path counts as warmed up (for gcEventsAfterWarmup). */
 const WARMUP_REQUESTS = 100_000;
-/** How many GC events after warm-up the figures place (by request count). */
-const GC_TIMES_KEPT = 10;
+
+/** TCP counters that are drop reasons (the other tcp* counters are traffic, shown on their own). */
+const TCP_DROPS: ReadonlySet<string> = new Set(TCP_DROP_REASONS);
 
 /** Stack counters that count traffic, not drops. */
 const TRAFFIC_COUNTERS = new Set([
   'framesReceived', 'framesSent', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent',
   'arpEntriesExpired', 'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
-  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpSent',
+  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported',
   'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
 ]);
 
-function parsePorts(text: string | undefined): number[] {
+function parsePorts(text: string | undefined, option = '--port'): number[] {
   if (text === undefined) throw new UsageError('--port is required (the UDP port or ports to answer on, e.g. 9000 or 53,9000)');
   const ports = text.split(',').map((part) => Number(part.trim()));
-  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port must be ports from 1 to 65535 separated by commas, got "${text}"`);
-  if (new Set(ports).size !== ports.length) throw new UsageError(`--port lists a port twice: "${text}"`);
+  if (ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`${option} must be ports from 1 to 65535 separated by commas, got "${text}"`);
+  if (new Set(ports).size !== ports.length) throw new UsageError(`${option} lists a port twice: "${text}"`);
   return ports;
 }
 
@@ -67,68 +77,142 @@ function dropPrivileges(name: string): void {
   process.setuid?.(uid);
 }
 
+/** What --vlan cannot see on AF_XDP: tags that travel beside the frame instead of in it. */
+export function vlanOffloadWarning(vlan: number, ifname: string): string {
+  return `nicring respond: warning: --vlan ${vlan}: XDP sees an 802.1Q tag only when it is in the frame. A NIC that strips tags on receive `
+    + `(rx-vlan-offload on ${ifname}) or, over veth, a sender whose VLAN device hands its tag to the link beside the frame `
+    + '(its tx-vlan-offload, on by default) delivers frames without it: they are counted as ethernetVlanUntagged, not answered.';
+}
+
+/** The value of `--handler` in `argv` before it is parsed (the module's options must be known to parse the rest). */
+function handlerArgument(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--handler') return argv[i + 1];
+    if (arg.startsWith('--handler=')) return arg.slice('--handler='.length);
+    const spec = RESPOND_OPTIONS[arg.slice(2)];
+    if (arg.startsWith('--') && spec !== undefined && spec.kind !== 'boolean') i++;
+  }
+  return undefined;
+}
+
+/** Load the `--handler` module and check that its options do not clash with the command's. */
+function loadHandler(argument: string): LoadedHandlerModule {
+  const file = path.resolve(argument);
+  let loaded: LoadedHandlerModule;
+  try {
+    loaded = loadHandlerModule(file);
+  } catch (error) {
+    throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
+  }
+  for (const name in loaded.options) {
+    if (RESPOND_OPTIONS[name] !== undefined) throw new UsageError(`--handler ${file}: its option --${name} clashes with nicring respond's own --${name}`);
+  }
+  return loaded;
+}
+
 export async function commandRespond(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, RESPOND_OPTIONS);
+  const handlerFile = handlerArgument(argv);
+  // Loaded here for its options and to check it; every worker loads it again and runs its setup there.
+  const module = handlerFile === undefined ? undefined : loadHandler(handlerFile);
+  const { options } = parseArgs(argv, module === undefined ? RESPOND_OPTIONS : { ...RESPOND_OPTIONS, ...module.options });
   if (options.help) {
-    console.log(helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
-      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...'));
+    let text = helpText('respond', '--iface IF --address IP/PREFIX --port N[,N...] [options]', RESPOND_OPTIONS,
+      'Answers UDP on the given ports as a full host (ARP, ping, port unreachable), replying in the received frame,\n'
+      + 'with one worker thread per NIC queue; with --tcp, echoes TCP on those ports too.\nRun it inside the namespace that holds the interface: ip netns exec NS nicring respond ...');
+    if (module !== undefined && Object.keys(module.options).length > 0) text += `\n\nOptions of ${path.basename(module.file)}:\n${formatOptions(module.options)}`;
+    console.log(text);
     return 0;
   }
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to answer on)');
   if (options.address === undefined) throw new UsageError('--address is required (the IPv4 address and prefix nicring answers for, e.g. 198.18.0.1/24)');
   const ports = parsePorts(options.port as string | undefined);
-  if (options.handler !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
-  let handler: ResponderHandler = echoHandler;
-  let allowLargerReplies = false;
-  let service = 'echo';
-  if (options.handler !== undefined) {
-    const file = path.resolve(options.handler as string);
-    try {
-      ({ handler, allowLargerReplies } = loadHandlerModule(file));
-    } catch (error) {
-      throw new UsageError(`--handler ${file}: ${(error as Error).message}`);
-    }
-    service = path.basename(file);
+  const tcpPorts = options.tcp === undefined ? [] : parsePorts(options.tcp as string, '--tcp');
+  if (module !== undefined && argv.some((arg) => arg === '--mode' || arg.startsWith('--mode='))) throw new UsageError('--mode and --handler exclude each other');
+  const selection = queueSelection(options, true) ?? [options.queue as number];
+  const cpus = options.cpus === undefined ? undefined : parseCpuList(options.cpus as string);
+  try {
+    new Ipv4Addressing(options.address as string, options.gateway as string | undefined);
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
   }
+  const service = module === undefined ? 'echo' : path.basename(module.file);
+  const handlerOptions: ParsedOptions = {};
+  if (module !== undefined) for (const name in module.options) handlerOptions[name] = options[name];
+  const metricsTarget = options.metrics === undefined ? undefined : parseTarget(options.metrics as string, '--metrics');
   if (options.user !== undefined) lookupUser(options.user as string);
   requireRoot('nicring respond');
 
-  let device: Device = open(options.iface as string, openOptions(options));
-  if (options.pcap !== undefined) device = captureDevice(device, path.resolve(options.pcap as string));
-  let iface: Interface;
+  const { queue: _queue, ...open } = openOptions(options);
+  let queues: number[];
   try {
-    iface = new Interface(device, {
-      address: options.address as string,
-      gateway: options.gateway as string | undefined,
-      loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
+    queues = resolveQueues(options.iface as string, selection, open.backend);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const workerOptions: RespondWorkerOptions = {
+    ports, tcpPorts, handler: module?.file, handlerOptions, warmupRequests: WARMUP_REQUESTS,
+    pcap: options.pcap === undefined ? undefined : path.resolve(options.pcap as string),
+    severalQueues: queues.length > 1,
+  };
+  let responders;
+  try {
+    responders = await serve(options.iface as string, {
+      module: builtinWorkerModule('respond'), queues, cpus, open, options: workerOptions,
+      interface: {
+        address: options.address as string,
+        gateway: options.gateway as string | undefined,
+        strictChecksums: options['strict-checksums'] === true,
+        vlan: options.vlan as number | undefined,
+        loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
+      },
     });
   } catch (error) {
-    device.close();
-    throw new UsageError((error as Error).message.replace(/^(\w+) must/, '--$1 must'));
+    // The handler's setup refused (every worker runs it the same way): a usage error, as a bad option is.
+    if ((error as Error).name === 'HandlerSetupError' || (error as Error).name === 'TcpEchoError') throw new UsageError((error as Error).message.replace(/^queue \d+: /, ''));
+    throw error;
   }
-  const responder = new Responder(iface, { ports, handler, allowLargerReplies });
-  iface.start();
+  // The figures the metrics read: the sum over the workers, as of the latest request for them (once a second).
+  let latest = await responders.stats();
+  let metrics: MetricsServer | undefined;
+  if (metricsTarget !== undefined) {
+    try {
+      metrics = await MetricsServer.start({
+        host: metricsTarget.address, port: metricsTarget.port, read: () => counterGroups(latest),
+        info: { iface: responders.ports[0].name, backend: responders.ports[0].backend, mode: responders.ports[0].mode, service },
+      });
+    } catch (error) {
+      await responders.close().catch(() => undefined);
+      throw new UsageError(`--metrics ${metricsTarget.address}:${metricsTarget.port}: ${(error as Error).message}`);
+    }
+  }
   if (options.user !== undefined) dropPrivileges(options.user as string);
 
-  // GC events in all, and after the first WARMUP_REQUESTS (while the JIT settles, the first moments of traffic allocate),
-  // with the request count each of those came at (the first few): early ones are the JIT still at work.
-  let gcEvents = 0;
-  let gcEventsWarm = 0;
-  const gcAfterWarmupAtRequest: number[] = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    const entries = list.getEntries();
-    gcEvents += entries.length;
-    if (responder.counters.requests < WARMUP_REQUESTS) return;
-    gcEventsWarm += entries.length;
-    for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(responder.counters.requests);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
   const json = options.json as boolean;
   const live = new LiveLine(json);
-  const describe = { iface: device.name, address: iface.address, ports, service, backend: device.backend, mode: device.mode, uid: process.getuid?.() };
-  if (json) console.log(JSON.stringify({ event: 'ready', ...describe }));
-  else console.log(`nicring respond: ${service} on ${iface.address} UDP ${ports.join(',')} via ${device.name} (${device.backend} ${device.mode}); Ctrl-C stops`);
-  iface.on('link', (state: string) => {
+  const [first] = responders.ports;
+  const several = responders.queues.length > 1;
+  // Every worker opened its port the same way: one warning for a fallback.
+  const fallback = first.fallback;
+  if (fallback !== null) warnOnFallback({ ...first, fallback });
+  const vlan = first.vlan ?? 0;
+  if (vlan !== 0 && first.backend === 'xdp') console.error(vlanOffloadWarning(vlan, first.name));
+  const describe = {
+    iface: first.name, address: options.address as string, ports, tcpPorts, service, backend: first.backend, mode: first.mode,
+    checksums: first.checksums, ...(vlan !== 0 ? { vlan } : {}), uid: process.getuid?.(),
+    queues: [...responders.queues], cpus: cpus ?? null,
+  };
+  const where = several ? `${first.name} queues ${responders.queues.join(',')}` : first.name;
+  const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
+  if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
+  else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} `
+    + `via ${where}${vlan !== 0 ? ` VLAN ${vlan}` : ''} (${first.backend} ${first.mode}, one worker per queue; checksums ${first.checksums}); `
+    + `${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
+  // Every worker watches the same link: say each change once.
+  let linkState = 'up';
+  responders.on('link', (state: string) => {
+    if (state === linkState) return;
+    linkState = state;
     if (json) console.log(JSON.stringify({ event: 'link', state }));
     else {
       live.end();
@@ -138,54 +222,124 @@ export async function commandRespond(argv: string[]): Promise<number> {
 
   const startMs = performance.now();
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
-  // Once a second: it reads the responder's counters in place and builds only the line it prints, to keep the service's garbage small.
-  const snapshot = (event: string): void => {
+  // Once a second: the workers' figures, summed; the live line and the JSON show the sum, the JSON each queue too.
+  const show = (event: string, stats: ServiceStats): void => {
+    latest = stats;
     const now = performance.now();
-    const deviceStats = device.stats();
-    const stack = iface.counters() as unknown as Record<string, number>;
-    const counters = responder.counters;
+    const total = stats.total;
+    const counters = total.service as unknown as ResponderFigures;
     const seconds = Math.max(1e-3, (now - last.ms) / 1000);
-    const drops: Record<string, number> = {};
-    for (const reason in counters.dropped) {
-      const count = counters.dropped[reason as keyof typeof counters.dropped];
-      if (count > 0) drops[reason] = count;
-    }
-    for (const name in stack) if (stack[name] > 0 && !TRAFFIC_COUNTERS.has(name)) drops[name] = stack[name];
+    const stack = (total.stack ?? {}) as unknown as Record<string, number>;
+    // TCP's figures: connections open now, accepted, reset by the peer, segments sent again.
+    const tcp = {
+      open: stack.tcpCurrentEstablished ?? 0, accepted: stack.tcpPassiveOpens ?? 0, reset: stack.tcpEstablishedResets ?? 0, retransmits: stack.tcpRetransmits ?? 0,
+      segmentsReceived: stack.tcpSegmentsReceived ?? 0, segmentsSent: stack.tcpSegmentsSent ?? 0, synCookiesSent: stack.tcpSynCookiesSent ?? 0,
+    };
     const fields = {
       event, seconds: +((now - startMs) / 1000).toFixed(3), ...describe,
-      rx: deviceStats.rxFrames, tx: deviceStats.txFrames,
-      rxPps: Math.round((deviceStats.rxFrames - last.rx) / seconds), txPps: Math.round((deviceStats.txFrames - last.tx) / seconds),
-      requests: counters.requests, replies: counters.replies, requestsDropped: responder.droppedTotal(),
-      replyPps: Math.round((counters.replies - last.replies) / seconds),
-      drops, pings: stack.icmpEchoRepliesSent ?? 0, gcEvents, gcEventsAfterWarmup: gcEventsWarm, gcAfterWarmupAtRequest,
-      kernel: deviceStats.kernel, loop: iface.loop.counters,
+      rx: total.device.rxFrames, tx: total.device.txFrames,
+      rxPps: Math.round((total.device.rxFrames - last.rx) / seconds), txPps: Math.round((total.device.txFrames - last.tx) / seconds),
+      requests: counters.requests ?? 0, replies: counters.replies ?? 0, requestsDropped: counters.requestsDropped ?? 0,
+      replyPps: Math.round(((counters.replies ?? 0) - last.replies) / seconds),
+      drops: dropsOf(counters, total.stack as unknown as Record<string, number> | undefined), pings: stack.icmpEchoRepliesSent ?? 0,
+      udpChecksumPartial: stack.udpChecksumPartial ?? 0,
+      gcEvents: total.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0, gcAfterWarmupAtRequest: counters.gcAfterWarmupAtRequest ?? [],
+      kernel: total.device.kernel, loop: total.loop,
+      ...(counters.handler === undefined ? {} : { handler: counters.handler }),
+      ...(tcpPorts.length > 0 ? { tcp } : {}),
+      perQueue: stats.queues.map(queueFigures),
     };
     last.ms = now;
-    last.rx = deviceStats.rxFrames;
-    last.tx = deviceStats.txFrames;
-    last.replies = counters.replies;
+    last.rx = fields.rx;
+    last.tx = fields.tx;
+    last.replies = fields.replies;
     if (json) {
       live.show('', fields);
       return;
     }
     let dropText = '';
-    for (const reason in drops) dropText += `${dropText ? ', ' : ''}${reason} ${drops[reason]}`;
-    live.show(`${device.name} ${device.backend} ${device.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
-      + `requests ${counters.requests} replies ${counters.replies} | drops: ${dropText || 'none'}`, fields);
+    for (const reason in fields.drops) dropText += `${dropText ? ', ' : ''}${reason} ${fields.drops[reason]}`;
+    live.show(`${where} ${first.backend} ${first.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
+      + `requests ${fields.requests} replies ${fields.replies}${fields.udpChecksumPartial > 0 ? ` (partial checksums ${fields.udpChecksumPartial})` : ''} | `
+      + (tcpPorts.length > 0 ? `tcp open ${tcp.open} accepted ${tcp.accepted} reset ${tcp.reset} retrans ${tcp.retransmits} | ` : '')
+      + `drops: ${dropText || 'none'}`, fields);
   };
-  const ticker = setInterval(() => snapshot('stats'), 1000);
-  const why = await untilStopped(options.duration as number);
+  let asking = false;
+  const ticker = setInterval(() => {
+    if (asking) return;
+    asking = true;
+    responders.stats().then((stats) => show('stats', stats), () => undefined).finally(() => { asking = false; });
+  }, 1000);
+  const failed = responders.closed.then(() => null, (error: WorkerError) => error);
+  const outcome = await Promise.race([untilStopped(options.duration as number), failed]);
   clearInterval(ticker);
-  responder.close();
-  iface.flush();
-  snapshot('final');
+  if (typeof outcome !== 'string') {
+    await metrics?.close();
+    live.end();
+    const error = outcome as WorkerError;
+    throw new Error(`the worker for queue ${error.queue} failed, every port is closed: ${error.message}`);
+  }
+  const final = await responders.close();
+  await metrics?.close();
+  show('final', final);
   live.end();
   if (!json) {
-    const c = responder.snapshot();
-    console.log(`stopped (${why}): ${c.requests} requests, ${c.replies} replies, ${responder.droppedTotal()} dropped; `
-      + `${gcEvents} GC events, ${gcEventsWarm} after the first ${WARMUP_REQUESTS} requests`);
+    const c = final.total.service as unknown as ResponderFigures;
+    console.log(`stopped (${outcome}): ${c.requests ?? 0} requests, ${c.replies ?? 0} replies, ${c.requestsDropped ?? 0} dropped; `
+      + `${final.total.gcEvents} GC events, ${c.gcEventsAfterWarmup ?? 0} after each worker's first ${WARMUP_REQUESTS} requests`
+      + `${several ? `; per queue: ${final.queues.map((q) => `q${q.queue} ${(q.service as unknown as ResponderFigures).replies ?? 0}`).join(' ')} replies` : ''}`);
   }
-  gcObserver.disconnect();
-  iface.close();
   return 0;
+}
+
+/** What the responder worker module reports (see src/service/respond-worker.ts). */
+interface ResponderFigures {
+  requests?: number;
+  replies?: number;
+  requestBytes?: number;
+  replyBytes?: number;
+  requestsDropped?: number;
+  dropped?: Record<string, number>;
+  handler?: Record<string, number>;
+  gcEventsAfterWarmup?: number;
+  gcAfterWarmupAtRequest?: number[];
+}
+
+/** Every counter by group, summed over the queues, as the metrics name them (docs/metrics.md). */
+function counterGroups(stats: ServiceStats): CounterGroups {
+  const { backend: _backend, mode: _mode, kernel, ...device } = stats.total.device;
+  const figures = stats.total.service as unknown as ResponderFigures;
+  return {
+    device, kernel, stack: stats.total.stack,
+    responder: { requests: figures.requests ?? 0, replies: figures.replies ?? 0, requestBytes: figures.requestBytes ?? 0, replyBytes: figures.replyBytes ?? 0 },
+    responderDropped: figures.dropped ?? {}, loop: stats.total.loop, handler: figures.handler ?? null,
+    gc: { events: stats.total.gcEvents, eventsAfterWarmup: figures.gcEventsAfterWarmup ?? 0 },
+  };
+}
+
+/** Drops by reason: the responder's, then the stack's counters that count drops, not traffic. */
+function dropsOf(counters: ResponderFigures, stack: Record<string, number> | undefined): Record<string, number> {
+  const drops: Record<string, number> = {};
+  for (const reason in counters.dropped ?? {}) {
+    const count = (counters.dropped as Record<string, number>)[reason];
+    if (count > 0) drops[reason] = count;
+  }
+  for (const name in stack ?? {}) {
+    const count = (stack as Record<string, number>)[name];
+    if (count > 0 && !TRAFFIC_COUNTERS.has(name) && (!name.startsWith('tcp') || TCP_DROPS.has(name))) drops[name] = count;
+  }
+  return drops;
+}
+
+/** One queue's line in the JSON breakdown. */
+function queueFigures(q: QueueStats): Record<string, unknown> {
+  const counters = q.service as unknown as ResponderFigures;
+  return {
+    queue: q.queue, cpus: q.cpus, rx: q.device.rxFrames, tx: q.device.txFrames,
+    requests: counters.requests ?? 0, replies: counters.replies ?? 0, requestsDropped: counters.requestsDropped ?? 0,
+    pings: q.stack?.icmpEchoRepliesSent ?? 0, arpReplies: q.stack?.arpRepliesSent ?? 0,
+    drops: dropsOf(counters, q.stack as unknown as Record<string, number> | undefined),
+    neighborsShared: q.neighbors?.sent ?? 0, neighborsAdopted: q.neighbors?.adopted ?? 0,
+    gcEvents: q.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0,
+  };
 }

@@ -216,16 +216,15 @@ container_pid() {
 }
 
 # configure_end PID ADDRESS: prepares the veth end in that container's
-# namespace. GRO on lets XDP programs on veth receive frames redirected from
-# the peer; checksum offload off makes the kernel put real UDP checksums on
-# the wire instead of partial ones; IPv6 is off so the kernel sends nothing of
-# its own on the link.
+# namespace. Its offloads stay as the kernel sets them. When the kernel holds
+# the address (the kernel baseline) it gets it, IPv6 included; when nicring
+# does, the kernel gets none, not even an IPv6 link-local one.
 configure_end() {
   local pid=$1 address=$2
-  nsenter -t "$pid" -n sysctl -q -w "net.ipv6.conf.$NICRING_LAB_IFACE.disable_ipv6=1" || true
-  nsenter -t "$pid" -n ethtool -K "$NICRING_LAB_IFACE" gro on tx off >/dev/null
   if [ "$NICRING_LAB_KERNEL_ADDRESSES" = yes ]; then
     nsenter -t "$pid" -n ip address add "$address" dev "$NICRING_LAB_IFACE"
+  else
+    nsenter -t "$pid" -n sysctl -q -w "net.ipv6.conf.$NICRING_LAB_IFACE.disable_ipv6=1"
   fi
   nsenter -t "$pid" -n ip link set "$NICRING_LAB_IFACE" up
 }
@@ -288,7 +287,7 @@ run_load() {
 cmd_up() {
   local responder_id generator_id
   need_root
-  need_tools docker ip nsenter ethtool sysctl timeout
+  need_tools docker ip nsenter sysctl timeout
   if [ "${NICRING_DOCKER_ENGINE:-}" = private ]; then engine_start up; fi
   docker info >/dev/null 2>&1 ||
     die "no docker engine answers at ${DOCKER_HOST:-the default socket}; start one, or let the lab run its own with NICRING_DOCKER_ENGINE=private"

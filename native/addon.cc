@@ -1,7 +1,8 @@
-// The addon's entry point: the AF_XDP and netmap halves, and the load
-// generator's reply counter, add their functions.
+// The addon's entry point: the AF_XDP and netmap halves, the load
+// generator's reply counter and thread pinning add their functions.
 #include <napi.h>
 
+#include "affinity.h"
 #include "counter.h"
 #include "netmap.h"
 #include "xdp.h"
@@ -12,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nicring::InitXdp(env, exports);
   nicring::InitNetmap(env, exports);
   nicring::InitCounter(env, exports);
+  nicring::InitAffinity(env, exports);
   return exports;
 }
 

@@ -13,6 +13,9 @@
 #ifndef BPF_F_TEST_XDP_LIVE_FRAMES
 #define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
 #endif
+#ifndef BPF_F_XDP_HAS_FRAGS
+#define BPF_F_XDP_HAS_FRAGS (1U << 5)
+#endif
 
 namespace nicring {
 
@@ -74,11 +77,13 @@ void LoadMapFd(std::vector<bpf_insn>* program, uint8_t dst, int mapFd) {
 }
 
 // `name` shows in `ip link` and bpftool (at most 15 characters).
-int LoadXdpProgram(const char* name, const std::vector<bpf_insn>& program, std::string* verifierLog) {
+int LoadXdpProgram(const char* name, const std::vector<bpf_insn>& program, std::string* verifierLog,
+                   uint32_t flags = 0) {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
   std::strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
   attr.prog_type = BPF_PROG_TYPE_XDP;
+  attr.prog_flags = flags;
   attr.expected_attach_type = BPF_XDP;
   attr.insns = Pointer(program.data());
   attr.insn_cnt = static_cast<uint32_t>(program.size());
@@ -122,6 +127,11 @@ int LoadRedirectProgram(int mapFd, std::string* verifierLog) {
   program.push_back(MoveImmediate(BPF_REG_3, XDP_PASS));
   program.push_back(Call(BPF_FUNC_redirect_map));
   program.push_back(Exit());
+  // Frame fragments (multi-buffer XDP) are welcome: the program reads only the
+  // context, and sockets bound with XDP_USE_SG take frames larger than a chunk.
+  // Kernels before 5.18 do not know the flag: load without it there.
+  int fd = LoadXdpProgram("nicring_xsk", program, nullptr, BPF_F_XDP_HAS_FRAGS);
+  if (fd >= 0) return fd;
   return LoadXdpProgram("nicring_xsk", program, verifierLog);
 }
 

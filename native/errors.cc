@@ -33,7 +33,9 @@ std::string HintFor(int err, const char* syscall) {
       return "The driver does not support this XDP mode: try xdpMode 'generic'.";
     case EBUSY:
     case EEXIST:
-      return "The interface or queue is already in use (another XDP program or socket): close it first or pick another queue.";
+      // netmap explains its own EBUSY (native/netmap.cc).
+      if (call.find("NIOC") != std::string::npos || call.find("netmap") != std::string::npos) return "";
+      return "The interface or queue is already in use (another XDP program or AF_XDP socket): close it first or pick another queue.";
     case EINVAL:
       if (call.rfind("bpf", 0) == 0)
         return "The kernel refused the XDP setup: it needs AF_XDP and bpf_link XDP support (Linux 5.9 or newer).";

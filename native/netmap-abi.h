@@ -1,7 +1,7 @@
-// The netmap user-space ABI (API version 14, Linux x86-64), written out from
-// shared/ref/netmap-abi.md. The machines nicring is developed on have no
-// netmap module, so every size and offset below is checked at compile time
-// against the literal numbers of that table: a wrong field fails the build.
+// The netmap user-space ABI (API version 14, Linux x86-64), from netmap's
+// sys/net/netmap.h. Every size and offset below is checked at compile time
+// against literal numbers, and the whole layout against the real module
+// (test/netmap-vm/): a wrong field fails the build or that suite.
 #pragma once
 
 #include <sys/ioctl.h>
@@ -82,7 +82,7 @@ struct RingHeader {
   uint32_t num_slots;
   uint32_t nr_buf_size;
   uint16_t ringid;
-  uint16_t dir;
+  uint16_t dir;  // the kernel stores kring->tx: 1 on TX rings, 0 on RX rings
   uint32_t head;
   uint32_t cur;
   uint32_t tail;

@@ -31,7 +31,8 @@ const char* const kNotLoadedHint =
     "netmap is not loaded: load the module with `modprobe netmap` (or build netmap from "
     "https://github.com/luigirizzo/netmap and insmod it), or use backend 'xdp'.";
 
-// Advice for the NIOCCTRL and mmap failures HintFor does not know about.
+// netmap's own advice for its syscalls; HintFor covers the rest (privileges,
+// a missing interface).
 std::string NetmapHint(int err, const char* syscall) {
   const std::string call = syscall;
   if (call == "open(/dev/netmap)" && (err == ENOENT || err == ENXIO || err == ENODEV))
@@ -41,6 +42,10 @@ std::string NetmapHint(int err, const char* syscall) {
       case EINVAL:
         return "netmap refused the registration: check the port name and ring index "
                "(nicring speaks netmap API 14).";
+      case EBUSY:
+        return "netmap refused the rings as busy: another port holds them exclusively (a name ending in /x), "
+               "or this port asks for them with /x while another port has them open: close the other "
+               "port, or drop the /x.";
       case EOPNOTSUPP:
         return "This interface does not support the requested netmap mode.";
       case ENOMEM:

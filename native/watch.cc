@@ -80,9 +80,25 @@ void FdWatch::OnPoll(uv_poll_t* handle, int status, int events) {
 Deferral::~Deferral() { Close(); }
 
 int Deferral::Schedule(Napi::Env env, Napi::Function callback, uint32_t delayMs) {
-  if (handle_ == nullptr) {
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return UV_EINVAL;
+  if (callback_.IsEmpty() || !callback_.Value().StrictEquals(callback)) callback_ = Napi::Persistent(callback);
+  env_ = env;
+  if (delayMs == 0) {
+    if (idle_ == nullptr) {
+      auto* handle = new uv_idle_t;
+      int rc = uv_idle_init(loop, handle);
+      if (rc != 0) {
+        delete handle;
+        return rc;
+      }
+      handle->data = this;
+      idle_ = handle;
+    }
+    if (timer_ != nullptr) uv_timer_stop(timer_);
+    return uv_idle_start(idle_, OnIdle);
+  }
+  if (timer_ == nullptr) {
     auto* handle = new uv_timer_t;
     int rc = uv_timer_init(loop, handle);
     if (rc != 0) {
@@ -90,28 +106,47 @@ int Deferral::Schedule(Napi::Env env, Napi::Function callback, uint32_t delayMs)
       return rc;
     }
     handle->data = this;
-    handle_ = handle;
+    timer_ = handle;
   }
-  if (callback_.IsEmpty() || !callback_.Value().StrictEquals(callback)) callback_ = Napi::Persistent(callback);
-  env_ = env;
-  return uv_timer_start(handle_, OnTimer, delayMs, 0);
+  if (idle_ != nullptr) uv_idle_stop(idle_);
+  return uv_timer_start(timer_, OnTimer, delayMs, 0);
 }
 
 void Deferral::Close() {
-  if (handle_ == nullptr) return;
-  uv_timer_stop(handle_);
-  handle_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_), OnClose);
-  handle_ = nullptr;
+  if (idle_ != nullptr) {
+    uv_idle_stop(idle_);
+    idle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(idle_), OnIdleClose);
+    idle_ = nullptr;
+  }
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), OnTimerClose);
+    timer_ = nullptr;
+  }
   callback_.Reset();
+}
+
+void Deferral::Run() {
+  if (callback_.IsEmpty()) return;
+  CallFromLoop(env_, callback_);
+}
+
+void Deferral::OnIdle(uv_idle_t* handle) {
+  // Once per Schedule: stopped before the call, so that the callback may re-arm it for the next turn.
+  uv_idle_stop(handle);
+  auto* self = static_cast<Deferral*>(handle->data);
+  if (self != nullptr) self->Run();
 }
 
 void Deferral::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<Deferral*>(handle->data);
-  if (self == nullptr || self->callback_.IsEmpty()) return;
-  CallFromLoop(self->env_, self->callback_);
+  if (self != nullptr) self->Run();
 }
 
-void Deferral::OnClose(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
+void Deferral::OnIdleClose(uv_handle_t* handle) { delete reinterpret_cast<uv_idle_t*>(handle); }
+
+void Deferral::OnTimerClose(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
 
 }  // namespace nicring

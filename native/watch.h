@@ -35,12 +35,18 @@ class FdWatch {
   Napi::FunctionReference callback_;
 };
 
-// One callback after `delayMs` (0: on the next turn of Node's loop), as
-// setTimeout or setImmediate, but through a libuv timer kept for reuse:
-// scheduling it allocates nothing on the JS heap. The event loop yields with
-// one while frames are still waiting, so that the fd need not stay in epoll
-// (where every transmit completion would wake it), and looks for transmit
-// completions again with another.
+// One callback after `delayMs`, as setTimeout or setImmediate, through libuv
+// handles kept for reuse: scheduling allocates nothing on the JS heap. The
+// event loop yields with one while frames are still waiting, so that the fd
+// need not stay in epoll (where every transmit completion would wake it), and
+// looks for transmit completions again with another.
+//
+// Delay 0 runs on the next turn of Node's loop through a uv_idle handle, as
+// setImmediate does: a turn that re-arms it from its callback still lets that
+// turn's poll phase (I/O, signals) and timers run first. A zero-delay
+// uv_timer re-armed from its own callback would not: libuv before 1.48 runs it
+// again within the same timer phase (libuv#4245), and a busy loop that yields
+// that way never lets Node see a signal or a timer again.
 class Deferral {
  public:
   Deferral() = default;
@@ -51,14 +57,18 @@ class Deferral {
   // Run `callback` once after `delayMs` (re-arming replaces a pending one);
   // returns 0 or a negative libuv error.
   int Schedule(Napi::Env env, Napi::Function callback, uint32_t delayMs);
-  // Cancel a pending callback and release the handle. Safe to call more than once.
+  // Cancel a pending callback and release the handles. Safe to call more than once.
   void Close();
 
  private:
+  static void OnIdle(uv_idle_t* handle);
   static void OnTimer(uv_timer_t* handle);
-  static void OnClose(uv_handle_t* handle);
+  static void OnIdleClose(uv_handle_t* handle);
+  static void OnTimerClose(uv_handle_t* handle);
+  void Run();
 
-  uv_timer_t* handle_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
   napi_env env_ = nullptr;
   Napi::FunctionReference callback_;
 };

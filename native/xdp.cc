@@ -24,6 +24,9 @@
 #ifndef XDP_MAX_TX_SKB_BUDGET
 #define XDP_MAX_TX_SKB_BUDGET 9
 #endif
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
 
 namespace nicring {
 
@@ -56,6 +59,7 @@ static_assert(sizeof(UmemRegistration) == 32, "xdp_umem_reg is 32 bytes");
 constexpr socklen_t kUmemRegistrationWithoutFlags = 24;
 
 enum class ZeroCopy { kAuto, kOn, kOff };
+enum class MultiBuffer { kAuto, kOn, kOff };
 
 struct XdpOpenOptions {
   std::string ifname;
@@ -69,6 +73,7 @@ struct XdpOpenOptions {
   uint32_t completionSize = 0;
   bool needWakeup = false;
   ZeroCopy zeroCopy = ZeroCopy::kAuto;
+  MultiBuffer multiBuffer = MultiBuffer::kAuto;
   uint32_t txBudget = 0;
 };
 
@@ -147,6 +152,8 @@ bool Bind(const XdpOpenOptions& options, XdpPortResources* resources, SyscallFai
   if (options.zeroCopy == ZeroCopy::kOn) address.sxdp_flags |= XDP_ZEROCOPY;
   if (options.zeroCopy == ZeroCopy::kOff) address.sxdp_flags |= XDP_COPY;
   if (options.needWakeup) address.sxdp_flags |= XDP_USE_NEED_WAKEUP;
+  bool multiBuffer = options.multiBuffer != MultiBuffer::kOff;
+  if (multiBuffer) address.sxdp_flags |= XDP_USE_SG;
   const char* syscall = options.zeroCopy == ZeroCopy::kOn ? "bind(XDP_ZEROCOPY)" : "bind";
   for (int attempt = 1;; attempt++) {
     if (bind(resources->fd, reinterpret_cast<struct sockaddr*>(&address), sizeof(address)) == 0) break;
@@ -155,6 +162,17 @@ bool Bind(const XdpOpenOptions& options, XdpPortResources* resources, SyscallFai
       usleep(kBindRetryDelayUs);
       continue;
     }
+    // Kernels before 6.6, and zero-copy drivers without multi-buffer, refuse XDP_USE_SG.
+    if ((err == EINVAL || err == EOPNOTSUPP) && multiBuffer && options.multiBuffer == MultiBuffer::kAuto) {
+      multiBuffer = false;
+      address.sxdp_flags &= ~XDP_USE_SG;
+      attempt = 0;
+      continue;
+    }
+    if ((err == EINVAL || err == EOPNOTSUPP) && options.multiBuffer == MultiBuffer::kOn)
+      return failure->Set(err, "bind(XDP_USE_SG)",
+                          "The kernel (6.6 or newer needed) or the driver of " + options.ifname +
+                              " refuses multi-buffer AF_XDP: use multiBuffer 'auto' or 'off'.");
     std::string hint;
     if (err == EBUSY)
       hint = "Queue " + std::to_string(options.queue) + " of " + options.ifname +
@@ -168,6 +186,7 @@ bool Bind(const XdpOpenOptions& options, XdpPortResources* resources, SyscallFai
     return failure->Set(err, syscall, hint);
   }
   resources->needWakeup = options.needWakeup;
+  resources->multiBuffer = multiBuffer;
   struct xdp_options socketOptions;
   socklen_t optionsLength = sizeof(socketOptions);
   std::memset(&socketOptions, 0, sizeof(socketOptions));
@@ -244,6 +263,7 @@ bool ReadOpenOptions(const Napi::CallbackInfo& info, XdpOpenOptions* options) {
   Napi::Object object = info[0].As<Napi::Object>();
   std::string mode;
   std::string zeroCopy;
+  std::string multiBuffer = "auto";
   if (!ReadString(object, "ifname", &options->ifname) || !ReadU32(object, "queue", &options->queue) ||
       !ReadString(object, "mode", &mode) || !ReadU32(object, "frameSize", &options->frameSize) ||
       !ReadU32(object, "frameCount", &options->frameCount) || !ReadU32(object, "rxSize", &options->rxSize) ||
@@ -253,6 +273,9 @@ bool ReadOpenOptions(const Napi::CallbackInfo& info, XdpOpenOptions* options) {
     return false;
   options->mode = mode == "generic" ? XdpAttachMode::kGeneric : XdpAttachMode::kNative;
   options->zeroCopy = zeroCopy == "on" ? ZeroCopy::kOn : zeroCopy == "off" ? ZeroCopy::kOff : ZeroCopy::kAuto;
+  Napi::Value multiBufferValue = object.Get("multiBuffer");
+  if (multiBufferValue.IsString()) multiBuffer = multiBufferValue.As<Napi::String>().Utf8Value();
+  options->multiBuffer = multiBuffer == "on" ? MultiBuffer::kOn : multiBuffer == "off" ? MultiBuffer::kOff : MultiBuffer::kAuto;
   options->needWakeup = object.Get("needWakeup").ToBoolean().Value();
   return true;
 }
@@ -427,6 +450,7 @@ bool XdpPort::ExposeMappings(Napi::Env env, Napi::Object self) {
       Napi::PropertyDescriptor::Value("mode", Napi::String::New(env, mode), attributes),
       Napi::PropertyDescriptor::Value("zeroCopy", Napi::Boolean::New(env, resources_.zeroCopy), attributes),
       Napi::PropertyDescriptor::Value("needWakeup", Napi::Boolean::New(env, resources_.needWakeup), attributes),
+      Napi::PropertyDescriptor::Value("multiBuffer", Napi::Boolean::New(env, resources_.multiBuffer), attributes),
       Napi::PropertyDescriptor::Value("txBudget", Napi::Number::New(env, resources_.txBudget), attributes),
       Napi::PropertyDescriptor::Value("umem", umem, attributes),
       Napi::PropertyDescriptor::Value("rx", RingObject(env, rx, resources_.rx), attributes),

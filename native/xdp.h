@@ -35,6 +35,8 @@ struct XdpPortResources {
   int fd = -1;
   bool zeroCopy = false;
   bool needWakeup = false;
+  // Bound with XDP_USE_SG: a frame larger than a chunk comes in several descriptors.
+  bool multiBuffer = false;
   uint32_t txBudget = 0;
   SharedMapping* umem = nullptr;
   XdpRing rx;

@@ -1,14 +1,16 @@
 // nicring's public API: open a port on an interface, the devices, the loop
 // and the lab.
 
-import type { Device } from './phy/device';
-import { netmapAvailable, openNetmapDevice } from './phy/netmap';
+import type { BackendFallback, Device } from './phy/device';
+import { netmapAvailable, openNetmapDevice, type OpenNetmapOptions } from './phy/netmap';
 import { hasNetmapPrefix } from './phy/netmap-name';
-import { openXdpDevice } from './phy/xdp';
-import type { NativeError } from './native';
+import { openXdpDevice, type XdpDeviceOptions } from './phy/xdp';
+import type { NativeError, XdpPortOptions } from './native';
 
-export type { Device, DeviceStats, FrameHandler, BackendName } from './phy/device';
+export type { Device, DeviceStats, FrameHandler, BackendName, BackendFallback, ChecksumCapabilities } from './phy/device';
 export { POISON_BYTE } from './phy/device';
+export { detectChecksumCapabilities, FULL_CHECKSUMS } from './phy/checksum-capabilities';
+export type { ChecksumDetectOptions } from './phy/checksum-capabilities';
 export { XdpDevice, openXdpDevice, XDP_PACKET_HEADROOM } from './phy/xdp';
 export { PairDevice, createPair } from './phy/pair';
 export { NetmapDevice, openNetmapDevice, netmapAvailable } from './phy/netmap';
@@ -36,6 +38,12 @@ export interface OpenOptions {
   needWakeup?: boolean;
   /** AF_XDP zero-copy: 'auto' (default), 'on' or 'off'. */
   zeroCopy?: 'auto' | 'on' | 'off';
+  /**
+   * Multi-buffer AF_XDP (XDP_USE_SG, Linux 6.6+), so frames larger than a
+   * buffer (a same-host peer's TSO and GRO segments, up to 64 KiB) are
+   * received: 'auto' (default: where the kernel allows), 'on' or 'off'.
+   */
+  multiBuffer?: 'auto' | 'on' | 'off';
   /** Copy-mode frames per TX kick (default ringSize; 0 keeps the kernel's 32). */
   txBudget?: number;
   /** Poison released RX buffers with 0xa5 (debugging views kept too long). */
@@ -73,7 +81,7 @@ function isPowerOfTwo(n: number): boolean {
 
 interface ResolvedOptions extends Required<OpenOptions> {}
 
-const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'txBudget', 'poison']);
+const KNOWN_OPTIONS = new Set(['backend', 'queue', 'xdpMode', 'ringSize', 'frameSize', 'frameCount', 'needWakeup', 'zeroCopy', 'multiBuffer', 'txBudget', 'poison']);
 
 /** Check every option once and fill in defaults; throws a one-line TypeError naming the bad option. */
 export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -96,28 +104,46 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOptions {
   if (typeof needWakeup !== 'boolean') throw optionError('needWakeup', 'a boolean', needWakeup);
   const zeroCopy = options.zeroCopy ?? 'auto';
   if (!['auto', 'on', 'off'].includes(zeroCopy)) throw optionError('zeroCopy', "'auto', 'on' or 'off'", zeroCopy);
+  const multiBuffer = options.multiBuffer ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(multiBuffer)) throw optionError('multiBuffer', "'auto', 'on' or 'off'", multiBuffer);
   const txBudget = options.txBudget ?? ringSize;
   if (!Number.isInteger(txBudget) || txBudget < 0 || txBudget > 65536) throw optionError('txBudget', 'an integer from 0 to 65536', txBudget);
   const poison = options.poison ?? false;
   if (typeof poison !== 'boolean') throw optionError('poison', 'a boolean', poison);
-  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, txBudget, poison };
+  return { backend, queue, xdpMode, ringSize, frameSize, frameCount, needWakeup, zeroCopy, multiBuffer, txBudget, poison };
 }
+
+/** The backends open() chooses between: the real ones, or stand-ins in tests. */
+export interface OpenBackends {
+  netmapAvailable(): boolean;
+  openNetmap(ifname: string, options: OpenNetmapOptions): Device;
+  openXdp(options: XdpPortOptions, deviceOptions: XdpDeviceOptions): Device & { fallback?: BackendFallback };
+}
+
+const SYSTEM_BACKENDS: OpenBackends = { netmapAvailable, openNetmap: openNetmapDevice, openXdp: openXdpDevice };
 
 /**
  * Open a port on `ifname` and return it as a Device. With backend 'auto' it
  * tries netmap (if /dev/netmap exists), then AF_XDP native, then generic;
- * when every attempt fails, one OpenError lists them all. A name in netmap's
- * syntax ("netmap:eth0", "netmap:eth0-2", "netmap:eth0^") selects netmap.
+ * when every attempt fails, one OpenError lists them all. When netmap was
+ * tried and AF_XDP opened instead, the device's `fallback` says why. A name in
+ * netmap's syntax ("netmap:eth0", "netmap:eth0-2", "netmap:eth0^") selects
+ * netmap.
  */
 export function open(ifname: string, options: OpenOptions = {}): Device {
+  return openWithBackends(ifname, options, SYSTEM_BACKENDS);
+}
+
+/** open() over the given backends. */
+export function openWithBackends(ifname: string, options: OpenOptions, backends: OpenBackends): Device {
   if (typeof ifname !== 'string' || ifname.length === 0) throw new TypeError('open(): ifname must be a non-empty interface name');
   const resolved = resolveOpenOptions(options);
   const attempts: OpenAttempt[] = [];
   const netmapName = hasNetmapPrefix(ifname);
   if (netmapName && resolved.backend === 'xdp') throw optionError('backend', `'netmap' or 'auto' for the netmap port name "${ifname}"`, resolved.backend);
-  if (resolved.backend === 'netmap' || netmapName || (resolved.backend === 'auto' && netmapAvailable())) {
+  if (resolved.backend === 'netmap' || netmapName || (resolved.backend === 'auto' && backends.netmapAvailable())) {
     try {
-      return openNetmapDevice(ifname, { poison: resolved.poison, queue: options.queue });
+      return backends.openNetmap(ifname, { poison: resolved.poison, queue: options.queue });
     } catch (error) {
       attempts.push({ backend: 'netmap', mode: options.queue === undefined ? 'port' : `queue ${options.queue}`, error: error as Error });
       if (resolved.backend === 'netmap' || netmapName) throw new OpenError(ifname, attempts);
@@ -127,7 +153,7 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
   if (resolved.backend === 'xdp' || resolved.backend === 'auto') {
     for (const mode of xdpModes) {
       try {
-        return openXdpDevice({
+        const device = backends.openXdp({
           ifname,
           queue: resolved.queue,
           mode,
@@ -139,8 +165,12 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
           completionSize: resolved.ringSize,
           needWakeup: resolved.needWakeup,
           zeroCopy: resolved.zeroCopy,
+          multiBuffer: resolved.multiBuffer,
           txBudget: resolved.txBudget,
         }, { poison: resolved.poison });
+        const netmapFailure = attempts.find((attempt) => attempt.backend === 'netmap');
+        if (netmapFailure !== undefined) device.fallback = fallbackFrom(netmapFailure);
+        return device;
       } catch (error) {
         attempts.push({ backend: 'xdp', mode, error: error as Error });
         // A missing interface, a missing privilege or a taken queue fails the same way in every mode;
@@ -153,7 +183,20 @@ export function open(ifname: string, options: OpenOptions = {}): Device {
   throw new OpenError(ifname, attempts);
 }
 
-// The host stack: an interface on a device, its counters, UDP sockets, and pcap capture.
+function fallbackFrom(attempt: OpenAttempt): BackendFallback {
+  const code = (attempt.error as Partial<NativeError>).code;
+  return { backend: attempt.backend, code: typeof code === 'string' ? code : attempt.error.name, message: attempt.error.message };
+}
+
+/** The one-line warning a command prints on stderr when `device` is not on the backend open() tried first; null otherwise. */
+export function fallbackWarning(device: Pick<Device, 'name' | 'backend' | 'mode' | 'fallback'>): string | null {
+  const fallback = device.fallback;
+  if (fallback === undefined) return null;
+  return `nicring: warning: ${fallback.backend} could not open ${device.name} (${fallback.code}), so this runs on ${device.backend} `
+    + `(${device.mode}) instead: ${fallback.message.replace(/\s*\n\s*/g, ' ')}`;
+}
+
+// The host stack: an interface on a device, its counters, UDP and TCP sockets, and pcap capture.
 export { Interface } from './iface/interface';
 export type { InterfaceOptions } from './iface/interface';
 export { StackCounters } from './iface/counters';
@@ -165,9 +208,13 @@ export type { UdpDatagram } from './iface/udp';
 export type { LinkState } from './phy/device';
 export { CaptureDevice, captureDevice } from './phy/capture';
 export type { CaptureOptions } from './phy/capture';
-export { UdpSocket, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
+export { UdpSocket, UdpSocketError, UdpPayload, UdpRemoteInfo, AddressInUseError, createSocket as createUdpSocket } from './socket/udp';
 export type { UdpMessageListener, UdpRequestHandler } from './socket/udp';
 export * as udp from './socket/udp';
+export { TcpSocket, TcpServer, createServer as createTcpServer, connect as connectTcp } from './socket/tcp';
+export type { TcpSocketOptions, TcpServerOptions, TcpConnectOptions } from './socket/tcp';
+export * as tcp from './socket/tcp';
+export type { TcpOptions, TcpConfig } from './tcp/config';
 
 // Services: the UDP responder, the load generator and its engines, the sink.
 export { Responder, echoHandler, loadHandlerModule } from './service/responder';
@@ -177,3 +224,12 @@ export type { GeneratorOptions, GeneratorReport, LatencySummary } from './servic
 export { runLiveFrames } from './service/live-frames';
 export type { LiveFramesOptions, LiveFramesResult } from './service/live-frames';
 export { Sink } from './service/sink';
+
+// Every queue of an interface: one worker thread per queue.
+export { serve, Service, resolveQueues, builtinWorkerModule } from './service/serve';
+export type {
+  ServeOptions, ServiceStats, QueueStats, ServedPort, WorkerModule, WorkerContext, OpenDeviceContext, WorkerService, WorkerError, CounterTree,
+} from './service/serve';
+export { NeighborShare } from './iface/neighbor-share';
+export type { NeighborShareCounters, NeighborShareOptions } from './iface/neighbor-share';
+export type { NeighborLearnedListener } from './iface/neighbor-cache';

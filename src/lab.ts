@@ -1,7 +1,8 @@
 // The lab: two network namespaces joined by a veth pair, addressed from
 // 198.18.0.0/15 (RFC 2544's benchmarking range). The peer side's kernel
-// holds its address; nicring's side holds none (nicring owns that address in
-// user space). Nothing is configured in the root namespace.
+// holds its address and keeps its default settings; nicring's side holds
+// none, IPv6 link-local included (nicring owns that address in user space).
+// Nothing is configured in the root namespace.
 //
 // Labs are found again from their namespace names (prefix "nicring-"), so
 // `downAll` also removes labs orphaned by a crash.
@@ -160,14 +161,18 @@ export function labUp(options: LabUpOptions = {}): Lab {
     const q = String(queues);
     run(['ip', 'link', 'add', LAB_NICRING_IFNAME, 'netns', ns.nicring, 'numtxqueues', q, 'numrxqueues', q,
       'type', 'veth', 'peer', 'name', LAB_PEER_IFNAME, 'netns', ns.peer, 'numtxqueues', q, 'numrxqueues', q]);
+    // nicring's side: the kernel holds no address there, not even an IPv6 link-local one (set before the link is up).
+    execIn(ns.nicring, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    // nicring's end gets GRO: veth receives frames that XDP programs redirect or send into it
+    // (ndo_xdp_xmit, as the live-frames generator's XDP_TX does) only on a NAPI, which it sets up for
+    // a native XDP program or for GRO; nicring's program in generic mode gives it none.
+    execIn(ns.nicring, ['ethtool', '-K', LAB_NICRING_IFNAME, 'gro', 'on']);
+    // The peer keeps its kernel's defaults, as users' peers do: offloads on (its UDP and TCP checksums
+    // reach nicring partial), IPv6 on (its router solicitations, MLD reports and neighbour discovery
+    // reach nicring, which counts them).
     for (const [netns, ifname] of [[ns.nicring, LAB_NICRING_IFNAME], [ns.peer, LAB_PEER_IFNAME]]) {
-      // IPv6 off: no router solicitations or MLD reports on the lab link.
-      execIn(netns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       execIn(netns, ['ip', 'link', 'set', 'lo', 'up']);
       execIn(netns, ['ip', 'link', 'set', ifname, 'up']);
-      // XDP on veth needs GRO for frames redirected into it (and the XSK TX path);
-      // checksum offload off, so the kernel puts real UDP checksums on the wire.
-      execIn(netns, ['ethtool', '-K', ifname, 'gro', 'on', 'tx', 'off']);
     }
     execIn(ns.peer, ['ip', 'addr', 'add', `198.18.${subnet}.2/24`, 'dev', LAB_PEER_IFNAME]);
   } catch (error) {

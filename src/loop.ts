@@ -492,6 +492,7 @@ export class Loop {
     if (this.turnScheduled) return;
     this.turnScheduled = true;
     // The device's deferral reuses one libuv handle; setImmediate allocates an Immediate per call.
+    // Either way the next turn comes after Node's poll phase, so signals and timers still run.
     if (this.device.defer !== undefined) this.device.defer(this.onYielded);
     else setImmediate(this.onYielded);
   }

@@ -53,6 +53,8 @@ export interface XdpPortOptions {
   zeroCopy: 'auto' | 'on' | 'off';
   /** XDP_MAX_TX_SKB_BUDGET for copy mode; 0 keeps the kernel default. */
   txBudget: number;
+  /** XDP_USE_SG: 'auto' (default) binds with it where the kernel and driver allow, 'on' insists, 'off' never. */
+  multiBuffer?: 'auto' | 'on' | 'off';
 }
 
 /**
@@ -71,6 +73,8 @@ export interface XdpPort {
   readonly needWakeup: boolean;
   /** The TX budget in force (0: the kernel's default, 32 in copy mode). */
   readonly txBudget: number;
+  /** Bound with XDP_USE_SG: a frame larger than a chunk arrives in several descriptors. */
+  readonly multiBuffer: boolean;
   /** The UMEM, one external ArrayBuffer of frameSize * frameCount bytes. */
   readonly umem: ArrayBuffer;
   readonly rx: RingInfo;
@@ -85,7 +89,7 @@ export interface XdpPort {
   /** Start a uv_poll readability watch; `callback` runs on Node's loop. */
   watch(callback: () => void): void;
   unwatch(): void;
-  /** Run `callback` once on the next turn of Node's loop (a reused libuv timer: no JS allocation). */
+  /** Run `callback` once on the next turn of Node's loop (a reused libuv idle handle, as setImmediate: no JS allocation). */
   defer(callback: () => void): void;
   /** Run `callback` once after `delayMs` (a second reused libuv timer; re-arming replaces a pending call). */
   later(callback: () => void, delayMs: number): void;
@@ -162,7 +166,7 @@ export interface NetmapPort {
   rxSync(): number;
   watch(callback: () => void): void;
   unwatch(): void;
-  /** Run `callback` once on the next turn of Node's loop (a reused libuv timer: no JS allocation). */
+  /** Run `callback` once on the next turn of Node's loop (a reused libuv idle handle, as setImmediate: no JS allocation). */
   defer(callback: () => void): void;
   /** Run `callback` once after `delayMs` (a second reused libuv timer; re-arming replaces a pending call). */
   later(callback: () => void, delayMs: number): void;
@@ -187,6 +191,12 @@ export interface NativeAddon {
   netmapOpen(options: NetmapPortOptions): NetmapPort;
   /** sizeof/offsetof of the netmap ABI structs and the ioctl numbers, as compiled. */
   netmapLayout(): NetmapLayout;
+  /**
+   * Restrict the calling thread (main or worker) to `cpus` with
+   * pthread_setaffinity_np; returns its thread id. Throws EINVAL when none of
+   * them is online or allowed.
+   */
+  pinThread(cpus: number[]): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -11,9 +11,16 @@ export class StackCounters {
   ethernetTooShort = 0;
   /** Addressed to another unicast MAC. */
   ethernetNotForUs = 0;
-  /** Carrying an 802.1Q tag (no VLANs are configured). */
-  ethernetVlanTagged = 0;
-  /** EtherType other than ARP and IPv4. */
+  /** Tagged for a VLAN the interface does not serve. */
+  ethernetVlanNotServed = 0;
+  /** Untagged or priority-tagged (VLAN 0) on an interface that serves a VLAN. */
+  ethernetVlanUntagged = 0;
+  /**
+   * IPv6 frames (a peer kernel's router solicitations, MLD reports and
+   * neighbour discovery, ...): no IPv6 here yet, so counted and dropped.
+   */
+  ethernetIpv6 = 0;
+  /** EtherType other than ARP, IPv4 and IPv6. */
   ethernetUnknownType = 0;
 
   // ARP
@@ -72,7 +79,7 @@ export class StackCounters {
   ipv4OptionCipso = 0;
   /** Source-routed datagrams, dropped silently (as Linux with accept_source_route 0). */
   ipv4SourceRouted = 0;
-  /** Protocols other than ICMP and UDP (answered with protocol unreachable). */
+  /** Protocols other than ICMP, UDP and TCP (answered with protocol unreachable). */
   ipv4UnknownProtocol = 0;
   ipv4FragmentsReceived = 0;
   ipv4Reassembled = 0;
@@ -124,13 +131,144 @@ export class StackCounters {
   /** Length field under 8 or over the IPv4 payload. */
   udpBadLength = 0;
   udpBadChecksum = 0;
-  /** No socket on the port (answered with port unreachable). */
+  /**
+   * Accepted with a partial checksum: the field held only the pseudo-header
+   * sum, as a same-host sender on a virtual link leaves it (the device says
+   * such frames may come). Traffic, not a drop.
+   */
+  udpChecksumPartial = 0;
+  /** No socket on the port, or one connected to another peer (answered with port unreachable). */
   udpNoSocket = 0;
   /** Broadcast to a port with no socket (dropped silently). */
   udpBroadcastNoSocket = 0;
   udpSent = 0;
+  /** Hard ICMP errors (port unreachable, ...) reported to the socket connected to the peer they came about. */
+  udpIcmpErrorsReported = 0;
   /** Replies sent from the request's own buffer. */
   udpRepliesInPlace = 0;
+
+  // TCP (netstat -s names in brackets). Every segment handed to TCP ends in
+  // exactly one of tcpSegmentsAccepted or a drop reason (the ones marked "drop").
+  /** Segments handed to TCP [InSegs]. */
+  tcpSegmentsReceived = 0;
+  /** Segments a connection or listener took (whatever they caused). */
+  tcpSegmentsAccepted = 0;
+  /** drop: shorter than a TCP header. */
+  tcpTooShort = 0;
+  /** drop: data offset under 5 or past the segment [InErrs]. */
+  tcpBadHeaderLength = 0;
+  /** drop: wrong checksum [InCsumErrors]. */
+  tcpBadChecksum = 0;
+  /** Segments accepted with a partial checksum (only the pseudo-header sum, from a same-host sender) on a device whose receive path may carry them. */
+  tcpChecksumPartial = 0;
+  /** drop: sent to a broadcast or multicast address. */
+  tcpNotUnicast = 0;
+  /** drop: no connection and no listener on the port (answered with RST unless it was one). */
+  tcpNoSocket = 0;
+  /** drop: a listener's accept queue was full [ListenOverflows]. */
+  tcpListenOverflows = 0;
+  /** drop: a listener's SYN queue was full and SYN cookies are off, or the connection limit was reached [ListenDrops]. */
+  tcpListenDrops = 0;
+  /** drop: a segment to a listener that is neither a SYN nor the ACK of a valid SYN cookie. */
+  tcpListenUnexpected = 0;
+  /** drop: an ACK to a listener with a SYN cookie that does not check out (answered with RST) [SyncookiesFailed]. */
+  tcpSynCookiesFailed = 0;
+  /** drop: timestamp older than the last one seen (RFC 7323 PAWS) [PAWSEstab]. */
+  tcpPawsRejected = 0;
+  /** drop: sequence number outside the receive window (answered with an ACK) [TCPOFODrop beyond the window]. */
+  tcpOutOfWindow = 0;
+  /** drop: every byte already received (answered with an ACK) [TCPDSACKRecv-like duplicates]. */
+  tcpDuplicateSegments = 0;
+  /** drop: ACK of data never sent (answered with an ACK) [TCPACKSkippedSeq]. */
+  tcpAckTooNew = 0;
+  /** drop: ACK older than the window allows (RFC 5961 5.2; answered with a challenge ACK). */
+  tcpAckTooOld = 0;
+  /** drop: RST outside the window. */
+  tcpRstOutOfWindow = 0;
+  /** drop: RST inside the window but not at RCV.NXT (RFC 5961 3.2; challenge ACK). */
+  tcpRstChallenged = 0;
+  /** drop: SYN on a synchronized connection (RFC 5961 4.2; challenge ACK). */
+  tcpSynChallenged = 0;
+  /** drop: no ACK flag where one is required. */
+  tcpNoAck = 0;
+  /** drop: unacceptable ACK in SYN-SENT or SYN-RECEIVED (answered with RST). */
+  tcpBadAck = 0;
+  /** drop: a segment the connection's state does not take (no SYN in SYN-SENT, a RST without ACK there). */
+  tcpUnexpected = 0;
+  /** drop: data after this side closed for receiving (answered with RST). */
+  tcpDataAfterClose = 0;
+  /** Segments sent [OutSegs], retransmissions included. */
+  tcpSegmentsSent = 0;
+  /** Segments sent again, for any reason below [RetransSegs]. */
+  tcpRetransmits = 0;
+  /** Retransmissions after a retransmission timeout [TCPTimeouts counts the timeouts]. */
+  tcpRtoRetransmits = 0;
+  /** Retransmission timeouts [TCPTimeouts]. */
+  tcpRtoTimeouts = 0;
+  /** Fast retransmissions after three duplicate ACKs or SACKs [TCPFastRetrans]. */
+  tcpFastRetransmits = 0;
+  /** Retransmissions during loss recovery after the first [TCPLostRetransmit]. */
+  tcpRecoveryRetransmits = 0;
+  /** SYNs sent again. */
+  tcpSynRetransmits = 0;
+  /** SYN-ACKs sent again [TCPSynRetrans]. */
+  tcpSynAckRetransmits = 0;
+  /** Loss recoveries entered with SACK [TCPSackRecovery]. */
+  tcpSackRecoveries = 0;
+  /** Loss recoveries entered without SACK (NewReno) [TCPRenoRecovery]. */
+  tcpRenoRecoveries = 0;
+  /** Tail loss probes sent (RFC 8985 7) [TCPLossProbes]. */
+  tcpTailLossProbes = 0;
+  /** Retransmissions found lost (SACKs of later data kept coming) and sent again [TCPLostRetransmit]. */
+  tcpLostRetransmits = 0;
+  /** Recoveries undone: the timestamps showed the "lost" segment had only been reordered (RFC 3522) [TCPTSReorder, TCPFullUndo]. */
+  tcpSpuriousRecoveries = 0;
+  /** Zero-window probes sent. */
+  tcpPersistProbes = 0;
+  /** Keepalive probes sent. */
+  tcpKeepAliveProbes = 0;
+  /** ACKs sent late by the delayed-ACK timer [DelayedACKs]. */
+  tcpDelayedAcks = 0;
+  /** Segments kept out of order [TCPOFOQueue]. */
+  tcpOutOfOrderQueued = 0;
+  /** Out-of-order data not kept: too many ranges [TCPOFODrop]. */
+  tcpOutOfOrderDropped = 0;
+  /** Data past the advertised window, cut off [TCPZeroWindowDrop and the like]. */
+  tcpDataBeyondWindow = 0;
+  /** Connections opened by connect() [ActiveOpens]. */
+  tcpActiveOpens = 0;
+  /** Connections accepted by a listener [PassiveOpens]. */
+  tcpPassiveOpens = 0;
+  /** Opens that failed: refused, timed out, or reset before ESTABLISHED [AttemptFails]. */
+  tcpAttemptFails = 0;
+  /** Established connections reset by the peer [EstabResets]. */
+  tcpEstablishedResets = 0;
+  /** Connections in ESTABLISHED or CLOSE-WAIT now [CurrEstab]. */
+  tcpCurrentEstablished = 0;
+  /** Connections in any state now (TIME_WAIT and half-open ones included). */
+  tcpConnections = 0;
+  /** RSTs received that ended a connection. */
+  tcpResetsReceived = 0;
+  /** RSTs sent [OutRsts]. */
+  tcpResetsSent = 0;
+  /** Connections that failed with ETIMEDOUT: retransmissions, keepalive or user timeout [TCPAbortOnTimeout]. */
+  tcpTimeouts = 0;
+  /** Challenge ACKs sent (RFC 5961) [TCPChallengeACK]. */
+  tcpChallengeAcks = 0;
+  /** Challenge ACKs not sent: over the rate limit. */
+  tcpChallengeAcksLimited = 0;
+  /** SYN cookies sent [SyncookiesSent]. */
+  tcpSynCookiesSent = 0;
+  /** Connections made from a valid SYN cookie [SyncookiesRecv]. */
+  tcpSynCookiesReceived = 0;
+  /** Half-open connections dropped after their SYN-ACK retransmissions ran out. */
+  tcpHalfOpenTimeouts = 0;
+  /** TIME_WAIT entries not made because maxTimeWait was reached [TCPTimeWaitOverflow]. */
+  tcpTimeWaitOverflow = 0;
+  /** TIME_WAIT connections taken over by a new SYN (RFC 6191). */
+  tcpTimeWaitReused = 0;
+  /** Segments not sent for want of a transmit buffer (sent later). */
+  tcpTransmitDeferred = 0;
 
   // Transmit
   framesSent = 0;

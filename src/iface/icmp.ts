@@ -12,10 +12,11 @@
 //   4.3.2.3). None is sent about an ICMP error, a datagram to a broadcast or
 //   multicast address, or a fragment other than the first (RFC 1122
 //   3.2.2). They are rate limited overall and per destination.
+// - Errors received that quote a UDP datagram we sent are passed to UDP
+//   (RFC 1122 4.1.3.3), which tells the socket connected to that peer.
 
 import { copyBytes } from '../wire/bytes';
 import { checksumUpdate16, internetChecksum } from '../wire/checksum';
-import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
 import {
   ICMPV4_DESTINATION_UNREACHABLE,
   ICMPV4_ECHO_REPLY,
@@ -30,7 +31,7 @@ import {
   icmpv4Field,
   isIcmpv4Error,
 } from '../wire/icmpv4';
-import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP } from '../wire/ipv4';
+import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
 import type { Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import { type Ipv4Datagram, type TransportInput, type UnreachableSender } from './ipv4-input';
@@ -59,8 +60,16 @@ export interface IcmpRateOptions {
   perDestinationBurst?: number;
 }
 
+/** A transport told of ICMP errors about its datagrams. */
+export interface TransportErrorInput {
+  /** An ICMP error `type`/`code` quotes a datagram we sent from `localPort` to `remoteAddress`:`remotePort`. */
+  icmpError(remoteAddress: number, localPort: number, remotePort: number, type: number, code: number): void;
+}
+
 /** Echo replies and errors. */
 export class IcmpLayer implements TransportInput, UnreachableSender {
+  /** Where errors about UDP datagrams go (set by the interface). */
+  udp: TransportErrorInput | null = null;
   private readonly link: Link;
   private readonly output: Ipv4Output;
   private readonly identification: Ipv4Identification;
@@ -112,9 +121,32 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
       else this.echoReply(datagram);
     } else if (isIcmpv4Error(type)) {
       counters.icmpErrorsReceived++;
+      if (!datagram.toBroadcast) this.passError(datagram, type, packet.code);
     } else {
       counters.icmpUnhandledType++;
     }
+  }
+
+  /**
+   * Hand an error to the transport whose datagram it quotes: an IPv4 header
+   * from our address and the first 8 bytes of what followed (RFC 792), the
+   * ports of a UDP datagram. A quote that is too short, of another
+   * protocol, from another source or of a later fragment is ignored.
+   */
+  private passError(datagram: Ipv4Datagram, type: number, code: number): void {
+    const udp = this.udp;
+    if (udp === null) return;
+    const view = datagram.view;
+    const quote = datagram.payloadOffset + ICMPV4_HEADER_LEN;
+    const available = datagram.payloadLength - ICMPV4_HEADER_LEN;
+    if (available < IPV4_HEADER_LEN) return;
+    const versionIhl = view.getUint8(quote + ipv4Field.VERSION_IHL);
+    const headerLength = (versionIhl & 0x0f) << 2;
+    if (versionIhl >>> 4 !== 4 || headerLength < IPV4_HEADER_LEN || available < headerLength + 8) return;
+    if (view.getUint8(quote + ipv4Field.PROTOCOL) !== IP_PROTOCOL_UDP || view.getUint32(quote + ipv4Field.SOURCE) !== this.addressing.address) return;
+    if ((view.getUint16(quote + ipv4Field.FLAGS_FRAGMENT_OFFSET) & 0x1fff) !== 0) return;
+    const transport = quote + headerLength;
+    udp.icmpError(view.getUint32(quote + ipv4Field.DESTINATION), view.getUint16(transport), view.getUint16(transport + 2), type, code);
   }
 
   /** Answer a UDP datagram to a closed port. */
@@ -153,7 +185,8 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
       memory.setUint16(at + icmpv4Field.CHECKSUM, checksumUpdate16(memory.getUint16(at + icmpv4Field.CHECKSUM), oldTypeCode, ICMPV4_ECHO_REPLY << 8));
       turnAroundIpv4Header(memory, datagram.headerOffset, this.addressing, this.identification, length);
       this.link.turnAround(datagram.frameOffset);
-      if (this.link.replyInPlace(datagram.token, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + length)) this.counters.icmpEchoRepliesSent++;
+      // The request's own Ethernet header, 14 or 18 bytes, stays in front.
+      if (this.link.replyInPlace(datagram.token, datagram.headerOffset - datagram.frameOffset + IPV4_HEADER_LEN + length)) this.counters.icmpEchoRepliesSent++;
       return;
     }
     const scratch = this.scratch;

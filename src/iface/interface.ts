@@ -1,7 +1,8 @@
 // One host interface bound to a device: our MAC, IPv4 address and prefix,
-// an optional gateway. It owns the loop that drives the device, demultiplexes
-// received frames (ARP, IPv4; anything else counted and dropped), and holds
-// the layers: neighbor cache, IPv4 in and out with reassembly, ICMP, UDP.
+// an optional gateway, optionally one 802.1Q VLAN. It owns the loop that
+// drives the device, demultiplexes received frames (ARP, IPv4; IPv6 and
+// anything else counted and dropped), and holds the layers: neighbor cache,
+// IPv4 in and out with reassembly, ICMP, UDP, TCP.
 //
 // It also watches the link: the device's state is polled on a loop timer,
 // and a change is counted and emitted as a 'link' event. While the link is
@@ -12,7 +13,9 @@
 import { EventEmitter } from 'node:events';
 import { Loop, type Clock, type LoopOptions, type Timer } from '../loop';
 import type { Device, FrameHandler, LinkState } from '../phy/device';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, ethernetField, macToString, parseMac } from '../wire/ethernet';
+import {
+  ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethernetField, macToString, parseMac,
+} from '../wire/ethernet';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4';
 import { Ipv4Addressing } from './address';
 import { StackCounters, type StackCountersSnapshot } from './counters';
@@ -22,7 +25,10 @@ import { Ipv4Identification, Ipv4Output } from './ipv4-output';
 import { Link } from './link';
 import { NeighborCache, type NeighborCacheOptions, type NeighborInfo } from './neighbor-cache';
 import { Reassembler, type ReassemblyOptions } from './reassembly';
+import { TransportChecksums } from './transport-checksum';
 import { UdpLayer } from './udp';
+import { TcpLayer } from '../tcp/layer';
+import type { TcpOptions } from '../tcp/config';
 
 /** How to set up an interface. */
 export interface InterfaceOptions {
@@ -34,11 +40,19 @@ export interface InterfaceOptions {
   mtu?: number;
   /** Our MAC (default: the device's). */
   macAddress?: string;
+  /**
+   * Serve one 802.1Q VLAN (1..4094): receive only frames tagged with it and
+   * tag every frame sent. Without it the interface is untagged, and takes
+   * priority-tagged frames (VLAN 0) as untagged, as Linux does.
+   */
+  vlan?: number;
   /** ARP settings; `gratuitous: false` skips the announcement on start and link up. */
   arp?: NeighborCacheOptions & { gratuitous?: boolean };
   reassembly?: ReassemblyOptions;
   /** ICMP error rate limits. */
   icmp?: IcmpRateOptions;
+  /** TCP settings (Linux's defaults). */
+  tcp?: TcpOptions;
   /** The loop's clock (tests pass a FakeClock). */
   clock?: Clock;
   /** Batch sizes and busy polling of the loop. */
@@ -47,6 +61,12 @@ export interface InterfaceOptions {
   linkPollMs?: number;
   /** Close the device on close() (default true). */
   closeDevice?: boolean;
+  /**
+   * Verify every received UDP checksum in full, even where the device says
+   * a same-host sender may leave it partial (default false: partial
+   * checksums are accepted there and counted).
+   */
+  strictChecksums?: boolean;
 }
 
 /** Largest IPv4 datagram built in one piece before fragmenting (its payload). */
@@ -77,6 +97,11 @@ export class Interface extends EventEmitter {
   readonly reassembler: Reassembler;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
+  /** The 802.1Q VLAN served, or 0 (untagged). */
+  readonly vlan: number;
+  /** How received transport checksums are judged (from the device's capabilities and strictChecksums). */
+  readonly checksums: TransportChecksums;
+  readonly tcp: TcpLayer;
   /** The stack's input: the loop calls it per frame; tests may call `device.receive(n, iface.frameHandler)` themselves. */
   readonly frameHandler: FrameHandler;
   private readonly stats = new StackCounters();
@@ -107,13 +132,18 @@ export class Interface extends EventEmitter {
     this.addressing = new Ipv4Addressing(options.address, options.gateway);
     const mac = parseMac(options.macAddress ?? device.macAddress);
     if (mac === null) throw new TypeError(`macAddress must look like "02:00:00:00:00:01", got ${JSON.stringify(options.macAddress ?? device.macAddress)}`);
-    const largest = device.frameCapacity - ETHERNET_HEADER_LEN;
+    this.vlan = options.vlan ?? 0;
+    if (!Number.isInteger(this.vlan) || this.vlan < 0 || this.vlan > 4094) throw new TypeError(`vlan must be an integer from 1 to 4094 (0: none), got ${JSON.stringify(options.vlan)}`);
+    const largest = device.frameCapacity - (this.vlan === 0 ? ETHERNET_HEADER_LEN : ETHERNET_VLAN_HEADER_LEN);
     this.mtu = options.mtu ?? Math.min(DEFAULT_MTU, largest);
     if (!Number.isInteger(this.mtu) || this.mtu < MIN_MTU || this.mtu > largest) throw new TypeError(`mtu must be an integer from ${MIN_MTU} to ${largest} (the device's buffers), got ${options.mtu}`);
     this.linkPollMs = options.linkPollMs ?? 500;
     if (!(this.linkPollMs > 0)) throw new TypeError(`linkPollMs must be positive, got ${options.linkPollMs}`);
     this.gratuitousArp = options.arp?.gratuitous ?? true;
     this.closeDevice = options.closeDevice ?? true;
+    const strictChecksums = options.strictChecksums ?? false;
+    if (typeof strictChecksums !== 'boolean') throw new TypeError(`strictChecksums must be a boolean, got ${JSON.stringify(options.strictChecksums)}`);
+    this.checksums = new TransportChecksums(device.checksums, strictChecksums);
 
     this.frameHandler = (offset, length, token) => this.input(offset, length, token);
     this.loop = new Loop(device, this.frameHandler, { ...options.loop, clock: options.clock });
@@ -124,16 +154,25 @@ export class Interface extends EventEmitter {
     const now = (): number => this.loop.nowMs();
     const scratch = new DataView(new ArrayBuffer(SCRATCH_LEN));
     const counters = this.stats;
-    this.link = new Link(device, mac, counters);
+    this.link = new Link(device, mac, counters, this.vlan);
     this.neighbors = new NeighborCache(this.link, this.addressing, counters, this.loop, options.arp);
     const identification = new Ipv4Identification();
     this.output = new Ipv4Output(this.link, this.addressing, this.neighbors, counters, identification, this.mtu, now);
     this.reassembler = new Reassembler(counters, this.loop, (slot, nowMs) => this.icmp.reassemblyTimedOut(slot, nowMs), options.reassembly);
     this.icmp = new IcmpLayer(this.link, this.output, identification, counters, this.addressing, scratch, now, options.icmp);
-    this.udp = new UdpLayer(this.link, this.output, identification, this.icmp, this.addressing, counters, scratch, () => this.sent());
+    this.udp = new UdpLayer(this.link, this.output, identification, this.icmp, this.addressing, counters, this.checksums, scratch, () => this.sent());
     this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity, now);
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;
+    this.icmp.udp = this.udp;
+    this.tcp = new TcpLayer(this.link, this.output, this.addressing, counters, this.checksums, this.loop, () => this.sent(), options.tcp);
+    this.ipv4.tcp = this.tcp;
+  }
+
+  /** How received transport checksums are taken, in words: "partial accepted (why)", "strict" or "full". */
+  get checksumPolicy(): string {
+    if (this.checksums.acceptPartial) return `partial accepted (${this.device.checksums.reason})`;
+    return this.device.checksums.rx === 'partial' ? 'strict' : 'full';
   }
 
   /** Our address, dotted. */
@@ -188,6 +227,7 @@ export class Interface extends EventEmitter {
     if (this.pausedPoll !== null) clearTimeout(this.pausedPoll);
     this.pausedPoll = null;
     this.udp.closeAll();
+    this.tcp.closeAll();
     this.neighbors.clear();
     this.reassembler.clear();
     this.flush();
@@ -324,15 +364,34 @@ export class Interface extends EventEmitter {
       }
       linkMulticast = true;
     }
-    const etherType = memory.getUint16(offset + ethernetField.ETHER_TYPE);
+    let etherType = memory.getUint16(offset + ethernetField.ETHER_TYPE);
+    let headerLength = ETHERNET_HEADER_LEN;
+    // 802.1Q: the served VLAN's frames, or (serving none) untagged and priority-tagged ones (VLAN 0).
+    if (etherType === ETHERTYPE_VLAN) {
+      if (length < ETHERNET_VLAN_HEADER_LEN) {
+        stats.ethernetTooShort++;
+        return;
+      }
+      const vlan = memory.getUint16(offset + ethernetField.VLAN_TCI) & 0x0fff;
+      if (vlan !== link.vlanId) {
+        if (vlan === 0) stats.ethernetVlanUntagged++;
+        else stats.ethernetVlanNotServed++;
+        return;
+      }
+      etherType = memory.getUint16(offset + ethernetField.VLAN_ETHER_TYPE);
+      headerLength = ETHERNET_VLAN_HEADER_LEN;
+    } else if (link.vlanId !== 0) {
+      stats.ethernetVlanUntagged++;
+      return;
+    }
     this.receiving = true;
     try {
       if (etherType === ETHERTYPE_IPV4) {
-        this.ipv4.input(memory, link.bytes, offset + ETHERNET_HEADER_LEN, length - ETHERNET_HEADER_LEN, token, offset, linkMulticast);
+        this.ipv4.input(memory, link.bytes, offset + headerLength, length - headerLength, token, offset, linkMulticast);
       } else if (etherType === ETHERTYPE_ARP) {
-        this.neighbors.input(memory, offset + ETHERNET_HEADER_LEN, length - ETHERNET_HEADER_LEN, token, offset, this.loop.nowMs());
-      } else if (etherType === ETHERTYPE_VLAN) {
-        stats.ethernetVlanTagged++;
+        this.neighbors.input(memory, offset + headerLength, length - headerLength, token, offset, this.loop.nowMs());
+      } else if (etherType === ETHERTYPE_IPV6) {
+        stats.ethernetIpv6++;
       } else {
         stats.ethernetUnknownType++;
       }

@@ -1,10 +1,10 @@
 // IPv4 input (RFC 791, RFC 1122 3.2.1): check a received packet, accept it
 // when it is for us, check its options as Linux does (ipv4-options.ts),
-// reassemble fragments, and hand the datagram to ICMP, UDP, or the
+// reassemble fragments, and hand the datagram to ICMP, UDP, TCP, or the
 // unknown-protocol answer. Every refusal has its own counter.
 
 import { EMPTY_VIEW } from '../wire/bytes';
-import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP, Ipv4Packet, ipv4Field } from '../wire/ipv4';
+import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, Ipv4Packet, ipv4Field } from '../wire/ipv4';
 import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import { packetChecksumSum } from '../wire/checksum';
@@ -61,6 +61,7 @@ export class Ipv4Input {
   private readonly reassembled = new Ipv4Datagram();
   icmp: TransportInput & UnreachableSender | null = null;
   udp: TransportInput | null = null;
+  tcp: TransportInput | null = null;
 
   constructor(addressing: Ipv4Addressing, counters: StackCounters, reassembler: Reassembler, frameCapacity: number, now: () => number) {
     this.addressing = addressing;
@@ -149,7 +150,9 @@ export class Ipv4Input {
     datagram.toBroadcast = toBroadcast;
     datagram.token = token;
     datagram.frameOffset = frameOffset;
-    datagram.capacity = this.frameCapacity - (offset + headerLength - frameOffset);
+    // A frame put together from several buffers is longer than one buffer: its room is its length.
+    const frameRoom = offset - frameOffset + length;
+    datagram.capacity = (frameRoom > this.frameCapacity ? frameRoom : this.frameCapacity) - (offset + headerLength - frameOffset);
     this.dispatch(datagram);
   }
 
@@ -213,6 +216,7 @@ export class Ipv4Input {
     this.counters.ipv4Received++;
     const protocol = datagram.protocol;
     if (protocol === IP_PROTOCOL_UDP && this.udp !== null) this.udp.input(datagram);
+    else if (protocol === IP_PROTOCOL_TCP && this.tcp !== null) this.tcp.input(datagram);
     else if (protocol === IP_PROTOCOL_ICMP && this.icmp !== null) this.icmp.input(datagram);
     else {
       this.counters.ipv4UnknownProtocol++;

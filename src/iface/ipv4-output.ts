@@ -13,7 +13,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { copyBytes } from '../wire/bytes';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_IPV4 } from '../wire/ethernet';
+import { ETHERTYPE_IPV4 } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, ipv4Field } from '../wire/ipv4';
 import { IPV4_LIMITED_BROADCAST, isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
@@ -111,13 +111,15 @@ export class Ipv4Output {
     if (hop === NO_ROUTE) return -1;
     const frame = this.link.allocFrame();
     if (frame < 0) return -1;
-    this.link.writeHeader(frame, 0, 0, ETHERTYPE_IPV4);
-    this.writeHeader(frame + ETHERNET_HEADER_LEN, destination, protocol, payloadLength, this.identification.take(destination), 0);
+    const link = this.link;
+    const headerLength = link.headerLength;
+    link.writeHeader(frame, 0, 0, ETHERTYPE_IPV4);
+    this.writeHeader(frame + headerLength, destination, protocol, payloadLength, this.identification.take(destination), 0);
     this.pendingFrame = frame;
-    this.pendingLength = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + payloadLength;
+    this.pendingLength = headerLength + IPV4_HEADER_LEN + payloadLength;
     this.pendingHop = hop;
     this.pendingDestination = destination;
-    return frame + ETHERNET_HEADER_LEN + IPV4_HEADER_LEN;
+    return frame + headerLength + IPV4_HEADER_LEN;
   }
 
   /** Send the frame begun by begin(). */
@@ -150,6 +152,7 @@ export class Ipv4Output {
     const hop = this.route(destination);
     if (hop === NO_ROUTE) return false;
     const link = this.link;
+    const headerLength = link.headerLength;
     const id = this.identification.take(destination);
     const chunk = this.maxUnfragmentedPayload & ~7;
     let sentAll = true;
@@ -159,10 +162,10 @@ export class Ipv4Output {
       if (frame < 0) return false;
       link.writeHeader(frame, 0, 0, ETHERTYPE_IPV4);
       const flags = at + size < length ? MORE_FRAGMENTS : 0;
-      this.writeHeader(frame + ETHERNET_HEADER_LEN, destination, protocol, size, id, flags | (at >>> 3));
-      copyBytes(view, offset + at, link.memory, frame + ETHERNET_HEADER_LEN + IPV4_HEADER_LEN, size);
+      this.writeHeader(frame + headerLength, destination, protocol, size, id, flags | (at >>> 3));
+      copyBytes(view, offset + at, link.memory, frame + headerLength + IPV4_HEADER_LEN, size);
       this.counters.ipv4FragmentsSent++;
-      if (!this.toNextHop(frame, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + size, hop, destination)) sentAll = false;
+      if (!this.toNextHop(frame, headerLength + IPV4_HEADER_LEN + size, hop, destination)) sentAll = false;
     }
     this.counters.ipv4Sent++;
     this.counters.ipv4Fragmented++;

@@ -12,6 +12,10 @@
 //   requests (as Linux's PROBE state); if those go unanswered it is removed.
 // - Entries unused (and unconfirmed) for `unusedMs` are removed.
 // - start: one gratuitous request announces our address.
+// - Several ports on one interface (one per queue, each with its own cache)
+//   see different ARP traffic: an answer lands on one queue only. What a
+//   cache learns from the wire goes to `onLearned`, and `adopt` takes what
+//   another cache learned, as if the packet had come here.
 //
 // Time comes in as `nowMs`; timers run on the loop's timer queue.
 
@@ -24,13 +28,20 @@ import {
   ArpRepr,
   arpField,
 } from '../wire/arp';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, isMulticastMac, macFromHalves, macHigh16, macLow32, macToString, writeMac } from '../wire/ethernet';
+import { ETHERTYPE_ARP, isMulticastMac, macFromHalves, macHigh16, macLow32, macToString, writeMac } from '../wire/ethernet';
 import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import type { Link } from './link';
 
 /** Where the stack's layers get their timers: the loop. */
 export type TimerHost = Pick<Loop, 'timer'>;
+
+/**
+ * Told of every neighbour an ARP packet taught the cache: its address, MAC
+ * halves, and whether the packet confirmed it (addressed to us). Numbers
+ * only, so that calling it allocates nothing.
+ */
+export type NeighborLearnedListener = (address: number, macHigh16: number, macLow32: number, confirmed: boolean) => void;
 
 /** ARP settings; the defaults follow Linux's. */
 export interface NeighborCacheOptions {
@@ -104,6 +115,8 @@ export class NeighborCache {
   private lastEntry: NeighborEntry | null = null;
   private readonly packet = new ArpPacket();
   private readonly repr = new ArpRepr();
+  /** Told of what ARP input learns (null: nobody listens). */
+  onLearned: NeighborLearnedListener | null = null;
   private readonly onEntryTimer = (entry: NeighborEntry): void => this.entryTimer(entry);
 
   constructor(link: Link, addressing: Ipv4Addressing, counters: StackCounters, timers: TimerHost, options: NeighborCacheOptions = {}) {
@@ -234,19 +247,24 @@ export class NeighborCache {
       return;
     }
     const forUs = repr.targetProtocolAddress === ours;
-    const entry = senderAddress === 0 ? undefined : this.entries.get(senderAddress);
-    if (entry !== undefined) {
-      this.learn(entry, senderMac, forUs, nowMs);
-    } else if (forUs && senderAddress !== 0 && this.addressing.isOnLink(senderAddress) && this.entries.size < this.maxEntries) {
-      const learned = new NeighborEntry(senderAddress, this.queueLength, this.timers, this.onEntryTimer);
-      this.entries.set(senderAddress, learned);
-      this.armSweep();
-      this.learn(learned, senderMac, true, nowMs);
-    } else if (!forUs) {
+    const learned = senderAddress !== 0 && this.learnFrom(senderAddress, senderMac, forUs, nowMs);
+    if (!learned && !forUs) {
       counters.arpNotForUs++;
       return;
     }
+    if (learned && this.onLearned !== null) this.onLearned(senderAddress, macHigh16(senderMac), macLow32(senderMac), forUs);
     if (operation === ARP_OPERATION_REQUEST && forUs) this.replyInPlace(view, offset, token, frameOffset);
+  }
+
+  /**
+   * Take a neighbour another cache learned from an ARP packet (another
+   * queue's port on the same interface): the same as if that packet had come
+   * here, without answering it and without telling `onLearned`.
+   */
+  adopt(address: number, high16: number, low32: number, confirmed: boolean, nowMs: number): void {
+    const mac = macFromHalves(high16, low32);
+    if (address === 0 || address === this.addressing.address || mac === 0 || isMulticastMac(mac)) return;
+    this.learnFrom(address, mac, confirmed, nowMs);
   }
 
   /** Announce our address with a gratuitous request (sender and target both ours). */
@@ -261,6 +279,25 @@ export class NeighborCache {
   clear(): void {
     for (const entry of this.entries.values()) this.remove(entry);
     this.sweepTimer.cancel();
+  }
+
+  /**
+   * Update the entry for `address`, or make one when the packet confirmed it
+   * (addressed to us) and the sender is on our subnet, as Linux does.
+   * Returns whether the cache holds the neighbour now.
+   */
+  private learnFrom(address: number, mac: number, confirmed: boolean, nowMs: number): boolean {
+    const entry = this.entries.get(address);
+    if (entry !== undefined) {
+      this.learn(entry, mac, confirmed, nowMs);
+      return true;
+    }
+    if (!confirmed || !this.addressing.isOnLink(address) || this.entries.size >= this.maxEntries) return false;
+    const learned = new NeighborEntry(address, this.queueLength, this.timers, this.onEntryTimer);
+    this.entries.set(address, learned);
+    this.armSweep();
+    this.learn(learned, mac, true, nowMs);
+    return true;
   }
 
   private learn(entry: NeighborEntry, mac: number, confirmed: boolean, nowMs: number): void {
@@ -368,8 +405,8 @@ export class NeighborCache {
     repr.senderProtocolAddress = senderAddress;
     repr.targetHardwareAddress = 0;
     repr.targetProtocolAddress = targetAddress;
-    repr.emit(link.memory, frame + ETHERNET_HEADER_LEN);
-    return link.sendFrame(frame, ETHERNET_HEADER_LEN + ARP_HEADER_LEN);
+    repr.emit(link.memory, frame + link.headerLength);
+    return link.sendFrame(frame, link.headerLength + ARP_HEADER_LEN);
   }
 
   /** Turn the request into our reply in its own buffer. */
@@ -383,7 +420,8 @@ export class NeighborCache {
     view.setUint32(offset + arpField.TARGET_PROTOCOL_ADDRESS, view.getUint32(offset + arpField.SENDER_PROTOCOL_ADDRESS));
     writeMac(view, offset + arpField.SENDER_HARDWARE_ADDRESS, link.mac);
     view.setUint32(offset + arpField.SENDER_PROTOCOL_ADDRESS, this.addressing.address);
-    if (link.replyInPlace(token, ETHERNET_HEADER_LEN + ARP_HEADER_LEN)) this.counters.arpRepliesSent++;
+    // The request's own Ethernet header, 14 or 18 bytes, stays in front.
+    if (link.replyInPlace(token, offset - frameOffset + ARP_HEADER_LEN)) this.counters.arpRepliesSent++;
   }
 }
 

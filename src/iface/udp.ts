@@ -2,17 +2,22 @@
 // them to the endpoint bound to their port (or answer port unreachable),
 // send datagrams, and turn a request into its reply in its own buffer.
 //
-// Checksums are verified on receive (a zero checksum means none was sent)
-// and always computed on send. Endpoints live in a table indexed by port, so
-// demultiplexing is one array load.
+// Checksums are verified on receive (a zero checksum means none was sent;
+// a partial one, from a same-host sender, is accepted where the device says
+// it may come: see transport-checksum.ts) and always sent in full. Endpoints
+// live in a table indexed by port, so demultiplexing is one array load. An
+// endpoint connected to one peer (as connect(2) does) takes datagrams from
+// that peer only, and hears of the hard ICMP errors about its datagrams to
+// it (RFC 1122 4.1.3.3, as Linux reports them: see icmp-error.ts).
 
-import { ETHERNET_HEADER_LEN } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_UDP, ipv4Field } from '../wire/ipv4';
 import { UDP_HEADER_LEN, UdpPacket, UdpRepr, udpField } from '../wire/udp';
 import type { Ipv4Addressing } from './address';
 import { ipv4PseudoHeaderSumAt, packetChecksumSum } from '../wire/checksum';
 import type { StackCounters } from './counters';
-import type { IcmpLayer } from './icmp';
+import { CHECKSUM_GOOD, CHECKSUM_PARTIAL, type TransportChecksums } from './transport-checksum';
+import type { IcmpLayer, TransportErrorInput } from './icmp';
+import { icmpErrorMeaning } from './icmp-error';
 import type { Ipv4Datagram, TransportInput } from './ipv4-input';
 import { type Ipv4Identification, type Ipv4Output, turnAroundIpv4Header } from './ipv4-output';
 import type { Link } from './link';
@@ -51,8 +56,16 @@ export class UdpDatagram {
   /** The lent frame's token, -1 once replied to or when the datagram is not in a lent frame. */
   token = -1;
   frameOffset = 0;
+  /** Where the IPv4 header starts (after an Ethernet header of 14 or 18 bytes). */
+  ipHeaderOffset = 0;
   /** True when a reply can be sent from the request's buffer. */
   inPlace = false;
+  /**
+   * 0, or for a datagram that came with a partial checksum the sum of its
+   * UDP header and payload as they came (the field holding the
+   * pseudo-header sum): what the full checksum of an unchanged echo complements.
+   */
+  partialChecksumSum = 0;
 }
 
 /** Something bound to a port. */
@@ -61,6 +74,12 @@ export interface UdpEndpoint {
   deliver(datagram: UdpDatagram): void;
   /** The interface is closing: the endpoint is unbound. */
   interfaceClosed(): void;
+  /**
+   * A hard ICMP error came back about a datagram the endpoint, connected,
+   * sent to its peer: `code` is the errno name (ECONNREFUSED for port
+   * unreachable). Optional.
+   */
+  icmpError?(code: string, remoteAddress: number, remotePort: number): void;
 }
 
 /** Error for a port already bound. */
@@ -75,17 +94,21 @@ export class AddressInUseError extends Error {
 }
 
 /** The UDP layer of one interface. */
-export class UdpLayer implements TransportInput {
+export class UdpLayer implements TransportInput, TransportErrorInput {
   private readonly link: Link;
   private readonly output: Ipv4Output;
   private readonly identification: Ipv4Identification;
   private readonly icmp: IcmpLayer;
   private readonly addressing: Ipv4Addressing;
   private readonly counters: StackCounters;
+  private readonly checksums: TransportChecksums;
   private readonly scratch: DataView;
   private readonly scratchBytes: Uint8Array;
   private readonly onSend: () => void;
   private readonly endpoints: (UdpEndpoint | null)[] = new Array<UdpEndpoint | null>(PORT_COUNT).fill(null);
+  /** Per local port: the peer its endpoint is connected to (port 0: not connected). */
+  private readonly connectedAddresses = new Uint32Array(PORT_COUNT);
+  private readonly connectedPorts = new Uint16Array(PORT_COUNT);
   private readonly packet = new UdpPacket();
   private readonly repr = new UdpRepr();
   private readonly datagram = new UdpDatagram();
@@ -98,6 +121,7 @@ export class UdpLayer implements TransportInput {
     icmp: IcmpLayer,
     addressing: Ipv4Addressing,
     counters: StackCounters,
+    checksums: TransportChecksums,
     scratch: DataView,
     onSend: () => void,
   ) {
@@ -107,6 +131,7 @@ export class UdpLayer implements TransportInput {
     this.icmp = icmp;
     this.addressing = addressing;
     this.counters = counters;
+    this.checksums = checksums;
     this.scratch = scratch;
     this.scratchBytes = new Uint8Array(scratch.buffer, scratch.byteOffset, scratch.byteLength);
     this.onSend = onSend;
@@ -122,9 +147,37 @@ export class UdpLayer implements TransportInput {
     return port;
   }
 
-  /** Unbind `endpoint` from `port`. */
+  /** Unbind `endpoint` from `port` (and forget its peer). */
   unbind(port: number, endpoint: UdpEndpoint): void {
-    if (this.endpoints[port] === endpoint) this.endpoints[port] = null;
+    if (this.endpoints[port] !== endpoint) return;
+    this.endpoints[port] = null;
+    this.connectedPorts[port] = 0;
+  }
+
+  /**
+   * Connect the endpoint bound to `port` to `remoteAddress`:`remotePort`:
+   * from then on it takes datagrams from that peer only (others are
+   * answered as for a closed port), and hears of errors about its own.
+   */
+  connect(port: number, endpoint: UdpEndpoint, remoteAddress: number, remotePort: number): void {
+    if (this.endpoints[port] !== endpoint) return;
+    this.connectedAddresses[port] = remoteAddress;
+    this.connectedPorts[port] = remotePort;
+  }
+
+  /** Take datagrams from anyone on `port` again. */
+  disconnect(port: number, endpoint: UdpEndpoint): void {
+    if (this.endpoints[port] === endpoint) this.connectedPorts[port] = 0;
+  }
+
+  /** An ICMP error quotes a datagram from our `localPort` to `remoteAddress`:`remotePort`: tell the endpoint connected to that peer, if the error is hard. */
+  icmpError(remoteAddress: number, localPort: number, remotePort: number, type: number, code: number): void {
+    const endpoint = this.endpoints[localPort];
+    if (endpoint === null || this.connectedPorts[localPort] !== remotePort || this.connectedAddresses[localPort] !== remoteAddress) return;
+    const meaning = icmpErrorMeaning(type, code);
+    if (meaning === null || !meaning.hard || endpoint.icmpError === undefined) return;
+    this.counters.udpIcmpErrorsReported++;
+    endpoint.icmpError(meaning.code, remoteAddress, remotePort);
   }
 
   /** Tell every endpoint the interface is closing, and unbind them all. */
@@ -134,6 +187,7 @@ export class UdpLayer implements TransportInput {
       const endpoint = endpoints[port];
       if (endpoint === null) continue;
       endpoints[port] = null;
+      this.connectedPorts[port] = 0;
       endpoint.interfaceClosed();
     }
   }
@@ -149,13 +203,23 @@ export class UdpLayer implements TransportInput {
       counters.udpBadLength++;
       return;
     }
-    if (packet.checksum !== 0 && !this.checksumRight(datagram)) {
-      counters.udpBadChecksum++;
-      return;
+    let partialChecksumSum = 0;
+    if (packet.checksum !== 0) {
+      const checksums = this.checksums;
+      const verdict = checksums.verify(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, packet.offset, packet.datagramLength, packet.offset + udpField.CHECKSUM);
+      if (verdict !== CHECKSUM_GOOD) {
+        if (verdict !== CHECKSUM_PARTIAL) {
+          counters.udpBadChecksum++;
+          return;
+        }
+        counters.udpChecksumPartial++;
+        partialChecksumSum = checksums.segmentSum;
+      }
     }
     const port = packet.destinationPort;
     const endpoint = this.endpoints[port];
-    if (endpoint === null) {
+    const connectedPort = this.connectedPorts[port];
+    if (endpoint === null || (connectedPort !== 0 && (connectedPort !== packet.sourcePort || this.connectedAddresses[port] !== datagram.source))) {
       if (datagram.toBroadcast) counters.udpBroadcastNoSocket++;
       else {
         counters.udpNoSocket++;
@@ -174,6 +238,8 @@ export class UdpLayer implements TransportInput {
     received.localPort = port;
     received.token = datagram.token;
     received.frameOffset = datagram.frameOffset;
+    received.ipHeaderOffset = datagram.headerOffset;
+    received.partialChecksumSum = partialChecksumSum;
     const room = datagram.capacity - UDP_HEADER_LEN;
     received.inPlace = datagram.token >= 0 && datagram.headerLength === IPV4_HEADER_LEN;
     const limit = received.inPlace ? this.output.maxUnfragmentedPayload - UDP_HEADER_LEN : UDP_MAX_PAYLOAD_LEN;
@@ -182,19 +248,12 @@ export class UdpLayer implements TransportInput {
     endpoint.deliver(received);
   }
 
-  /** The checksum check, with the pseudo-header read from the IPv4 header (see packetChecksumSum in wire/checksum.ts). */
-  private checksumRight(datagram: Ipv4Datagram): boolean {
-    const packet = this.packet;
-    const length = packet.datagramLength;
-    const pseudo = ipv4PseudoHeaderSumAt(datagram.view, datagram.headerOffset + ipv4Field.SOURCE, IP_PROTOCOL_UDP, length);
-    return packetChecksumSum(datagram.view, packet.offset, length, pseudo) === 0xffff;
-  }
-
   /**
    * Answer `datagram` with the `length` bytes its endpoint wrote at its
    * payloadOffset: in the request's own buffer when it can, else as a new
-   * datagram. `payloadUnchanged` (an echo) keeps the request's checksum.
-   * Call at most once, during the delivery.
+   * datagram. `payloadUnchanged` (an echo) keeps the request's checksum, or
+   * completes a partial one without summing the payload again. Call at most
+   * once, during the delivery.
    */
   reply(datagram: UdpDatagram, length: number, payloadUnchanged = false): boolean {
     if (!Number.isInteger(length) || length < 0 || length > datagram.replyCapacity) {
@@ -203,17 +262,21 @@ export class UdpLayer implements TransportInput {
     if (!datagram.inPlace) return this.send(datagram.localPort, datagram.remoteAddress, datagram.remotePort, datagram.bytes, datagram.payloadOffset, length);
     datagram.inPlace = false;
     const memory = this.link.memory;
-    const ip = datagram.frameOffset + ETHERNET_HEADER_LEN;
+    const ip = datagram.ipHeaderOffset;
     const udp = ip + IPV4_HEADER_LEN;
     const udpLength = UDP_HEADER_LEN + length;
     // An echo keeps its checksum: swapping addresses and ports leaves every sum the same (RFC 1071 is commutative).
+    // A partial one (the pseudo-header sum) becomes the full one: the complement of the segment's sum as it came.
     const keepChecksum = payloadUnchanged && length === datagram.payloadLength && datagram.localAddress === this.addressing.address
       && memory.getUint16(udp + udpField.CHECKSUM) !== 0;
     memory.setUint16(udp + udpField.SOURCE_PORT, datagram.localPort);
     memory.setUint16(udp + udpField.DESTINATION_PORT, datagram.remotePort);
     memory.setUint16(udp + udpField.LENGTH, udpLength);
     turnAroundIpv4Header(memory, ip, this.addressing, this.identification, udpLength);
-    if (!keepChecksum) {
+    if (keepChecksum) {
+      const partialSum = datagram.partialChecksumSum;
+      if (partialSum !== 0) memory.setUint16(udp + udpField.CHECKSUM, ~partialSum & 0xffff || 0xffff);
+    } else {
       memory.setUint16(udp + udpField.CHECKSUM, 0);
       const sum = packetChecksumSum(memory, udp, udpLength, ipv4PseudoHeaderSumAt(memory, ip + ipv4Field.SOURCE, IP_PROTOCOL_UDP, udpLength));
       memory.setUint16(udp + udpField.CHECKSUM, ~sum & 0xffff || 0xffff);
@@ -221,7 +284,8 @@ export class UdpLayer implements TransportInput {
     this.link.turnAround(datagram.frameOffset);
     const token = datagram.token;
     datagram.token = -1;
-    if (!this.link.replyInPlace(token, ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + udpLength)) return false;
+    // The request's own Ethernet header, 14 or 18 bytes, stays in front.
+    if (!this.link.replyInPlace(token, ip - datagram.frameOffset + IPV4_HEADER_LEN + udpLength)) return false;
     this.counters.udpSent++;
     this.counters.udpRepliesInPlace++;
     return true;

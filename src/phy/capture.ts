@@ -3,7 +3,7 @@
 // lent, replies in place and transmitted frames as they are queued. Nothing
 // allocates per frame (the pcap writer copies into one buffer).
 
-import type { BackendName, Device, DeviceStats, FrameHandler, LinkState } from './device';
+import type { BackendFallback, BackendName, ChecksumCapabilities, Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { PcapWriter, type PcapWriterOptions } from '../wire/pcap';
 
 /** Capture options: the pcap writer's, and where timestamps come from. */
@@ -64,6 +64,12 @@ export class CaptureDevice implements Device {
   }
   get closed(): boolean {
     return this.inner.closed;
+  }
+  get checksums(): ChecksumCapabilities {
+    return this.inner.checksums;
+  }
+  get fallback(): BackendFallback | undefined {
+    return this.inner.fallback;
   }
 
   receive(budget: number, onFrame: FrameHandler): number {

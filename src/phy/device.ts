@@ -1,6 +1,10 @@
 // The device contract: every backend (xdp, netmap, pair, capture) implements
 // it, and nothing above src/phy/ sees anything else. See DESIGN.md.
 
+import type { ChecksumCapabilities } from './checksum-capabilities';
+
+export type { ChecksumCapabilities } from './checksum-capabilities';
+
 /**
  * Called once per received frame. `offset`/`length` locate the frame inside
  * `device.memory`; `token` identifies the buffer for `replyInPlace`. The frame
@@ -13,6 +17,14 @@ export type LinkState = 'up' | 'down' | 'absent';
 
 /** Which backend a device runs on. */
 export type BackendName = 'xdp' | 'netmap' | 'pair';
+
+/** The backend open() tried first and could not use, when it fell back to another. */
+export interface BackendFallback {
+  backend: BackendName;
+  /** The error's code (errno name), e.g. 'EINVAL'. */
+  code: string;
+  message: string;
+}
 
 /** Counters every device keeps, plus backend-specific kernel counters. */
 export interface DeviceStats {
@@ -49,9 +61,19 @@ export interface Device {
   readonly macAddress: string;
   /** Largest frame a buffer holds (bytes available from a frame's offset). */
   readonly frameCapacity: number;
+  /**
+   * Largest frame receive() may lend, when larger than frameCapacity: a
+   * frame that came in several buffers (multi-buffer AF_XDP) is lent whole
+   * from one contiguous region, with token -1 (it cannot be replied in place).
+   */
+  readonly maxReceiveFrame?: number;
   /** The descriptor the loop waits on; -1 when there is none (pair). */
   readonly fd: number;
   readonly closed: boolean;
+  /** What received transport checksums may be (partial on same-host links) and what transmit needs. */
+  readonly checksums: ChecksumCapabilities;
+  /** Set when open() fell back to this backend because the one it tried first failed. */
+  readonly fallback?: BackendFallback;
 
   /**
    * Lend up to `budget` received frames to `onFrame`; returns how many.

@@ -15,12 +15,13 @@
 // allocTx(), [reserved, tail) free.
 
 import { existsSync } from 'node:fs';
-import { readMacAddress } from './sysfs';
+import { readMacAddress, readModuleParameter, readMtu, readQueueCounts } from './sysfs';
 import { loadNative } from '../native';
-import type { NetmapPort, NetmapPortOptions } from '../native';
+import type { NativeError, NetmapPort, NetmapPortOptions } from '../native';
 import type { Device, DeviceStats, FrameHandler } from './device';
 import { POISON_BYTE, emptyStats } from './device';
-import { NR_REG_ALL_NIC, NR_REG_ONE_NIC, parseNetmapName, registerModeName } from './netmap-name';
+import { type ChecksumCapabilities, detectChecksumCapabilities } from './checksum-capabilities';
+import { NR_REG_ALL_NIC, NR_REG_NIC_SW, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_TX_RINGS_ONLY, parseNetmapName, registerModeName } from './netmap-name';
 
 /** Where netmap's control device lives; it exists when the module is loaded. */
 export const NETMAP_DEVICE_PATH = '/dev/netmap';
@@ -49,10 +50,10 @@ const SLOT_LEN = 4;
 const SLOT_FLAGS = 6;
 const SLOT_LEN_BYTES = 16;
 
-/** netmap_ring.dir of a TX ring. */
-const DIR_TX = 0;
+/** netmap_ring.dir of a TX ring: the kernel stores kring->tx (enum txrx: NR_RX 0, NR_TX 1). */
+const DIR_TX = 1;
 /** netmap_ring.dir of an RX ring. */
-const DIR_RX = 1;
+const DIR_RX = 0;
 
 /** netmap_slot.flags: buf_idx changed since the kernel last saw the slot. */
 export const NS_BUF_CHANGED = 0x1;
@@ -135,6 +136,8 @@ export interface NetmapDeviceOptions {
   poison?: boolean;
   /** The interface's MAC; read from sysfs when not given. */
   macAddress?: string;
+  /** Checksum capabilities; found from sysfs and the register mode when not given. */
+  checksums?: ChecksumCapabilities;
 }
 
 /** netmap implementation of the device contract, over a registered NetmapPort (or anything shaped like one). */
@@ -147,6 +150,7 @@ export class NetmapDevice implements Device {
   readonly macAddress: string;
   readonly frameCapacity: number;
   readonly fd: number;
+  readonly checksums: ChecksumCapabilities;
   /** Where buffer 0 would start: ring + buf_ofs, the same for every ring of a port. */
   readonly bufferBase: number;
   readonly bufferSize: number;
@@ -180,6 +184,9 @@ export class NetmapDevice implements Device {
     this.fd = port.fd;
     this.poison = options.poison === true;
     this.macAddress = options.macAddress ?? readMacAddress(options.name);
+    const mode = options.registerMode ?? NR_REG_ALL_NIC;
+    const hostRings = mode === NR_REG_SW || mode === NR_REG_ONE_SW || mode === NR_REG_NIC_SW;
+    this.checksums = options.checksums ?? detectChecksumCapabilities(options.name, { hostRings });
 
     const m = this.memory;
     const nifp = port.ifOffset;
@@ -561,13 +568,76 @@ export function netmapPortOptions(ifname: string, options: OpenNetmapOptions = {
   };
 }
 
+/** What explainRegisterError reads about the system. */
+export interface NetmapSystemView {
+  mtu(ifname: string): number | null;
+  queues(ifname: string): { rx: number; tx: number } | null;
+  /** netmap's buf_size module parameter: the size of every netmap buffer. */
+  bufferSize(): number | null;
+}
+
+/** The system as sysfs shows it to the calling process (its network namespace). */
+export const sysfsSystemView: NetmapSystemView = {
+  mtu: readMtu,
+  queues: readQueueCounts,
+  bufferSize: () => readModuleParameter('netmap', 'buf_size'),
+};
+
+/** Bytes a frame adds to the MTU: the Ethernet header. */
+const ETHERNET_HEADER_LEN = 14;
+
+/**
+ * netmap answers NIOCCTRL with a bare EINVAL (and a line in dmesg) for an MTU
+ * larger than its buffers and for a ring index the interface does not have.
+ * Say which, and how to fix it; every other error passes through unchanged.
+ */
+export function explainRegisterError(error: unknown, request: NetmapPortOptions, system: NetmapSystemView = sysfsSystemView): unknown {
+  const { code, syscall } = error as Partial<NativeError>;
+  if (!(error instanceof Error) || code !== 'EINVAL' || syscall !== 'ioctl(NIOCCTRL)') return error;
+  const reason = invalidRegistration(request, system);
+  if (reason !== null) error.message = `ioctl(NIOCCTRL) ${request.name}: Invalid argument (EINVAL). ${reason}`;
+  return error;
+}
+
+function invalidRegistration(request: NetmapPortOptions, system: NetmapSystemView): string | null {
+  const name = request.name;
+  // netmap_buf_size_validate: checked when a port with RX rings puts the interface in netmap mode.
+  if ((request.flags & NR_TX_RINGS_ONLY) === 0) {
+    const mtu = system.mtu(name);
+    const bufferSize = system.bufferSize();
+    if (mtu !== null && bufferSize !== null && mtu > bufferSize) {
+      const raised = Math.ceil((mtu + ETHERNET_HEADER_LEN) / 1024) * 1024;
+      return `${name}'s MTU (${mtu}) is larger than netmap's ${bufferSize}-byte buffers, and netmap refuses an interface `
+        + `whose frames would not fit one. Lower the MTU to ${bufferSize - ETHERNET_HEADER_LEN} or less `
+        + `(ip link set dev ${name} mtu 1500), or raise netmap's buffer size while no netmap port is open `
+        + `(echo ${raised} > /sys/module/netmap/parameters/buf_size, or load netmap with buf_size=${raised}).`;
+    }
+  }
+  if (request.mode === NR_REG_ONE_NIC) {
+    const queues = system.queues(name);
+    if (queues !== null && request.ringId >= Math.max(queues.rx, queues.tx)) {
+      const pairs = Math.max(queues.rx, queues.tx);
+      return `${name} has ${pairs} ring pair${pairs === 1 ? '' : 's'} (netmap:${name}-0${pairs > 1 ? ` to -${pairs - 1}` : ''}): there is no ring ${request.ringId}.`;
+    }
+  }
+  if (request.mode === NR_REG_ONE_SW && request.ringId > 0) {
+    return `netmap gives ${name} one host ring pair (netmap:${name}^0, or ^ for all host rings): there is no host ring ${request.ringId}.`;
+  }
+  return null;
+}
+
 /**
  * Register `ifname` with netmap and wrap it as a device. `ifname` takes
  * netmap's port syntax: eth0, netmap:eth0, netmap:eth0-2, netmap:eth0^, ...
  */
 export function openNetmapDevice(ifname: string, options: OpenNetmapOptions = {}): NetmapDevice {
   const request = netmapPortOptions(ifname, options);
-  const port = loadNative().netmapOpen(request);
+  let port: NetmapPort;
+  try {
+    port = loadNative().netmapOpen(request);
+  } catch (error) {
+    throw explainRegisterError(error, request);
+  }
   try {
     return new NetmapDevice(port, { name: request.name, registerMode: request.mode, poison: options.poison });
   } catch (error) {

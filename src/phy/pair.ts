@@ -5,8 +5,9 @@
 // side is copied into a free buffer of the other side at flush() (as a wire
 // would), and lent from there by receive(). Nothing allocates per frame.
 
-import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
+import type { ChecksumCapabilities, Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
+import { FULL_CHECKSUMS } from './checksum-capabilities';
 
 export interface PairOptions {
   /** Bytes per buffer (default 2048). */
@@ -21,7 +22,16 @@ export interface PairOptions {
   macAddresses?: [string, string];
   /** Side names (default 'pair0', 'pair1'). */
   names?: [string, string];
+  /**
+   * What both sides say received transport checksums may be: 'full'
+   * (default, as from a wire) or 'partial' (as on veth, where a same-host
+   * sender leaves only the pseudo-header sum). The pair copies frames as
+   * they are either way.
+   */
+  rxChecksums?: 'full' | 'partial';
 }
+
+const PARTIAL_PAIR_CHECKSUMS: ChecksumCapabilities = Object.freeze({ rx: 'partial', tx: 'full', reason: 'pair device set to partial checksums' });
 
 /** One side of an in-memory pair. */
 export class PairDevice implements Device {
@@ -33,6 +43,7 @@ export class PairDevice implements Device {
   readonly frameCapacity: number;
   readonly macAddress: string;
   readonly fd = -1;
+  readonly checksums: ChecksumCapabilities;
   /** The other side; set by createPair. */
   peer!: PairDevice;
   /** While false, frames sent from or to this side are dropped (a link that is down). */
@@ -65,8 +76,9 @@ export class PairDevice implements Device {
     if (this.watcher !== null && this.rxCount > 0) this.scheduleWake();
   };
 
-  constructor(name: string, macAddress: string, frameSize: number, frameCount: number, rxQueueSize: number, poison: boolean) {
+  constructor(name: string, macAddress: string, frameSize: number, frameCount: number, rxQueueSize: number, poison: boolean, checksums: ChecksumCapabilities = FULL_CHECKSUMS) {
     this.name = name;
+    this.checksums = checksums;
     this.macAddress = macAddress;
     this.frameSize = frameSize;
     this.frameCapacity = frameSize;
@@ -229,8 +241,11 @@ export function createPair(options: PairOptions = {}): [PairDevice, PairDevice] 
   const poison = options.poison === true;
   const [macA, macB] = options.macAddresses ?? ['02:00:00:00:00:01', '02:00:00:00:00:02'];
   const [nameA, nameB] = options.names ?? ['pair0', 'pair1'];
-  const a = new PairDevice(nameA, macA, frameSize, frameCount, rxQueueSize, poison);
-  const b = new PairDevice(nameB, macB, frameSize, frameCount, rxQueueSize, poison);
+  const rxChecksums = options.rxChecksums ?? 'full';
+  if (rxChecksums !== 'full' && rxChecksums !== 'partial') throw new TypeError(`createPair(): rxChecksums must be 'full' or 'partial', got ${JSON.stringify(rxChecksums)}`);
+  const checksums = rxChecksums === 'partial' ? PARTIAL_PAIR_CHECKSUMS : FULL_CHECKSUMS;
+  const a = new PairDevice(nameA, macA, frameSize, frameCount, rxQueueSize, poison, checksums);
+  const b = new PairDevice(nameB, macB, frameSize, frameCount, rxQueueSize, poison, checksums);
   a.peer = b;
   b.peer = a;
   return [a, b];

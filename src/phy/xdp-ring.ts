@@ -11,6 +11,9 @@ import type { RingInfo } from '../native';
 /** XDP_RING_NEED_WAKEUP in a ring's flags word. */
 export const XDP_RING_NEED_WAKEUP = 1;
 
+/** An RX descriptor's option bit: the frame goes on in the next descriptor (multi-buffer). */
+export const XDP_PKT_CONTD = 1;
+
 /** Bytes per RX/TX descriptor (struct xdp_desc) and per fill/completion entry (u64). */
 export const XDP_DESC_LEN = 16;
 export const XDP_ADDR_LEN = 8;
@@ -156,5 +159,10 @@ export class XdpConsumerRing extends XdpRing {
   /** RX entry: the descriptor's length at ring index `index`. */
   readDescLength(index: number): number {
     return this.words[this.descWord + ((index & this.mask) << 2) + 2];
+  }
+
+  /** RX entry: the descriptor's options at ring index `index` (XDP_PKT_CONTD: more of the frame follows). */
+  readDescOptions(index: number): number {
+    return this.words[this.descWord + ((index & this.mask) << 2) + 3];
   }
 }

@@ -8,9 +8,10 @@
 import { loadNative } from '../native';
 import { readLinkState, readMacAddress } from './sysfs';
 import type { XdpPort, XdpPortOptions } from '../native';
-import type { Device, DeviceStats, FrameHandler, LinkState } from './device';
+import type { BackendFallback, Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
-import { XdpConsumerRing, XdpProducerRing } from './xdp-ring';
+import { type ChecksumCapabilities, detectChecksumCapabilities } from './checksum-capabilities';
+import { XDP_PKT_CONTD, XdpConsumerRing, XdpProducerRing } from './xdp-ring';
 
 /** Bytes the kernel keeps in front of received data inside a chunk (XDP_PACKET_HEADROOM). */
 export const XDP_PACKET_HEADROOM = 256;
@@ -20,12 +21,16 @@ const EAGAIN = 11;
 const TX_RESERVE = 256;
 /** Frames the kernel sends per TX kick in copy mode unless the budget was raised. */
 const COPY_MODE_TX_BATCH = 32;
+/** Largest frame put together from several descriptors: a 64 KiB IPv4 datagram, an Ethernet header and a VLAN tag. */
+export const XDP_MAX_MULTI_BUFFER_FRAME = 0xffff + 14 + 4;
 
 export interface XdpDeviceOptions {
   /** Poison released RX buffers with 0xa5 so a view kept too long shows up. */
   poison?: boolean;
   /** The interface's MAC; read from sysfs when not given. */
   macAddress?: string;
+  /** Checksum capabilities; found from sysfs and the attach mode when not given. */
+  checksums?: ChecksumCapabilities;
 }
 
 /** AF_XDP implementation of the device contract, over an open XdpPort. */
@@ -38,10 +43,16 @@ export class XdpDevice implements Device {
   readonly frameCapacity: number;
   readonly macAddress: string;
   readonly fd: number;
+  readonly checksums: ChecksumCapabilities;
   readonly frameSize: number;
   readonly frameCount: number;
+  readonly maxReceiveFrame: number;
+  /** Bound with XDP_USE_SG: frames larger than a chunk arrive in pieces and are put together. */
+  readonly multiBuffer: boolean;
   /** Calls made into the addon since open (the "one native call per batch" budget). */
   nativeCalls = 0;
+  /** Set by open() when netmap was tried first and failed. */
+  fallback?: BackendFallback;
 
   private readonly port: XdpPort;
   private readonly rx: XdpConsumerRing;
@@ -64,6 +75,14 @@ export class XdpDevice implements Device {
   private lentReplied = false;
   private isClosed = false;
   private readonly counters: DeviceStats;
+  /** Where a frame that came in several descriptors is put together: chunks at the UMEM's end, never lent to the kernel. */
+  private readonly assemblyOffset: number;
+  private readonly assemblyCapacity: number;
+  /** Bytes of the frame being put together (it may span receive() calls). */
+  private assembled = 0;
+  private assemblyOverflow = false;
+  private multiBufferFrames = 0;
+  private multiBufferTooLong = 0;
 
   constructor(port: XdpPort, frameSize: number, frameCount: number, ifname: string, options: XdpDeviceOptions = {}) {
     this.port = port;
@@ -74,7 +93,13 @@ export class XdpDevice implements Device {
     this.memory = new DataView(port.umem);
     this.bytes = new Uint8Array(port.umem);
     this.frameCapacity = frameSize - XDP_PACKET_HEADROOM;
+    this.multiBuffer = port.multiBuffer === true;
+    const assemblyChunks = this.multiBuffer ? Math.ceil(XDP_MAX_MULTI_BUFFER_FRAME / frameSize) : 0;
+    this.assemblyOffset = (frameCount - assemblyChunks) * frameSize;
+    this.assemblyCapacity = assemblyChunks * frameSize;
+    this.maxReceiveFrame = this.multiBuffer ? XDP_MAX_MULTI_BUFFER_FRAME : this.frameCapacity;
     this.macAddress = options.macAddress ?? readMacAddress(ifname);
+    this.checksums = options.checksums ?? detectChecksumCapabilities(ifname, { xdpMode: port.mode });
     this.fd = port.fd;
     this.rx = new XdpConsumerRing(port.rx);
     this.tx = new XdpProducerRing(port.tx);
@@ -84,7 +109,7 @@ export class XdpDevice implements Device {
     this.poison = options.poison === true;
     this.kickBatch = port.zeroCopy ? this.tx.size : (port.txBudget > 0 ? port.txBudget : COPY_MODE_TX_BATCH);
     this.pool = new Uint32Array(frameCount);
-    for (let i = frameCount - 1; i >= 0; i--) this.pool[this.poolCount++] = i * frameSize;
+    for (let i = frameCount - 1 - assemblyChunks; i >= 0; i--) this.pool[this.poolCount++] = i * frameSize;
     // The fill ring takes every free frame it has room for, but a few stay for allocTx (ARP, ICMP, sends).
     this.txReserve = Math.max(0, Math.min(TX_RESERVE, frameCount - this.fill.size));
     this.counters = emptyStats('xdp', this.mode);
@@ -108,9 +133,15 @@ export class XdpDevice implements Device {
     for (let i = 0; i < count; i++) {
       const addr = rx.readDescAddr(index);
       const length = rx.readDescLength(index);
+      const continued = (rx.readDescOptions(index) & XDP_PKT_CONTD) !== 0;
       index = (index + 1) >>> 0;
-      counters.rxFrames++;
       counters.rxBytes += length;
+      if (continued || this.assembled > 0) {
+        this.assemble(addr, length, continued, onFrame);
+        if (this.isClosed) return i + 1;
+        continue;
+      }
+      counters.rxFrames++;
       this.lentToken = addr;
       this.lentReplied = false;
       onFrame(addr, length, addr);
@@ -126,7 +157,7 @@ export class XdpDevice implements Device {
   }
 
   replyInPlace(token: number, length: number): boolean {
-    if (token !== this.lentToken || this.lentReplied) return false;
+    if (token < 0 || token !== this.lentToken || this.lentReplied) return false;
     if (!this.queueTx(token, length)) return false;
     this.lentReplied = true;
     return true;
@@ -194,6 +225,10 @@ export class XdpDevice implements Device {
     }
     out.kernel.freeFrames = this.poolCount;
     out.kernel.nativeCalls = this.nativeCalls;
+    if (this.multiBuffer) {
+      out.kernel.multiBufferFrames = this.multiBufferFrames;
+      out.kernel.multiBufferTooLong = this.multiBufferTooLong;
+    }
     return out;
   }
 
@@ -216,6 +251,35 @@ export class XdpDevice implements Device {
   /** The chunk addresses in the free pool (tests: every frame is in exactly one place). */
   freeChunks(): number[] {
     return Array.from(this.pool.subarray(0, this.poolCount));
+  }
+
+  /**
+   * One piece of a frame that came in several descriptors: copied into the
+   * assembly region (a memmove inside the UMEM), its chunk recycled; the
+   * last piece lends the whole frame, with token -1.
+   */
+  private assemble(addr: number, length: number, continued: boolean, onFrame: FrameHandler): void {
+    if (this.assembled + length <= this.assemblyCapacity) {
+      this.bytes.copyWithin(this.assemblyOffset + this.assembled, addr, addr + length);
+    } else {
+      this.assemblyOverflow = true;
+    }
+    this.assembled += length;
+    this.recycle(addr);
+    if (continued) return;
+    const frameLength = this.assembled;
+    const overflow = this.assemblyOverflow;
+    this.assembled = 0;
+    this.assemblyOverflow = false;
+    if (overflow) {
+      this.multiBufferTooLong++;
+      this.counters.rxDropped++;
+      return;
+    }
+    this.counters.rxFrames++;
+    this.multiBufferFrames++;
+    this.lentToken = -1;
+    onFrame(this.assemblyOffset, frameLength, -1);
   }
 
   private queueTx(addr: number, length: number): boolean {

@@ -141,18 +141,36 @@ export class ReplyMeter {
 
   /** Percentiles and histogram of what was observed. */
   latency(): LatencySummary {
-    const sorted = Array.from(this.samples.subarray(0, this.sampleCount)).sort((a, b) => a - b);
-    const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
-    const histogram = HISTOGRAM_BOUNDS_US.map((le, i) => ({ leUs: le as number | '+inf', count: this.histogram[i] }));
-    histogram.push({ leUs: '+inf', count: this.histogram[HISTOGRAM_BOUNDS_US.length] });
-    return {
-      samples: sorted.length,
-      minUs: sorted.length ? sorted[0] : 0,
-      p50Us: at(0.5), p90Us: at(0.9), p99Us: at(0.99),
-      maxUs: sorted.length ? sorted[sorted.length - 1] : 0,
-      histogram: histogram.filter((entry) => entry.count > 0),
-    };
+    return summarizeLatency(this.latencySamples(), this.histogramCounts());
   }
+
+  /** A copy of the latency sample (µs), for merging meters. */
+  latencySamples(): number[] {
+    return Array.from(this.samples.subarray(0, this.sampleCount));
+  }
+
+  /** A copy of the histogram's counts, one per bucket of LATENCY_BOUNDS_US and a last one for larger values. */
+  histogramCounts(): number[] {
+    return Array.from(this.histogram);
+  }
+}
+
+/** Upper bounds (µs) of the latency histogram's buckets; a last bucket takes the rest. */
+export const LATENCY_BOUNDS_US: readonly number[] = HISTOGRAM_BOUNDS_US;
+
+/** Percentiles from latency samples (µs) and the histogram from bucket counts (see histogramCounts); several meters' may be concatenated and summed. */
+export function summarizeLatency(samples: number[], histogramCounts: number[]): LatencySummary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+  const histogram = HISTOGRAM_BOUNDS_US.map((le, i) => ({ leUs: le as number | '+inf', count: histogramCounts[i] ?? 0 }));
+  histogram.push({ leUs: '+inf', count: histogramCounts[HISTOGRAM_BOUNDS_US.length] ?? 0 });
+  return {
+    samples: sorted.length,
+    minUs: sorted.length ? sorted[0] : 0,
+    p50Us: at(0.5), p90Us: at(0.9), p99Us: at(0.99),
+    maxUs: sorted.length ? sorted[sorted.length - 1] : 0,
+    histogram: histogram.filter((entry) => entry.count > 0),
+  };
 }
 
 /** The request timestamp's clock wraps at 2^30 µs (about 17.9 minutes): it stays a small integer, which costs no allocation. */

@@ -20,6 +20,12 @@ export interface LiveFramesOptions {
   batchSize?: number;
   /** Called about every 100 ms with the frames sent so far. */
   onProgress?: (sent: number) => void;
+  /**
+   * Run the flood on this CPU (its thread pinned). On veth, frames sent by
+   * XDP arrive on the receive queue numbered by the sending CPU (modulo the
+   * queue count), so the CPU chooses the queue.
+   */
+  cpu?: number;
 }
 
 export interface LiveFramesResult {
@@ -34,12 +40,13 @@ const CHUNK = 65536;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const addon = require(workerData.nodeGypBuild)(workerData.root);
-const { ifname, frame, count, durationMs, rate, batchSize, chunk } = workerData;
+const { ifname, frame, count, durationMs, rate, batchSize, chunk, cpu } = workerData;
 const start = Date.now();
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 let sent = 0;
 let lastReport = start;
 try {
+  if (cpu !== null) addon.pinThread([cpu]);
   while (sent < count) {
     const elapsed = Date.now() - start;
     if (elapsed >= durationMs) break;
@@ -65,6 +72,9 @@ export function runLiveFrames(options: LiveFramesOptions): Promise<LiveFramesRes
   if (!Number.isInteger(options.count) || options.count < 1 || options.count > 100_000_000) {
     return Promise.reject(new RangeError(`count must be 1 to 100,000,000, got ${options.count}`));
   }
+  if (options.cpu !== undefined && (!Number.isInteger(options.cpu) || options.cpu < 0 || options.cpu > 1023)) {
+    return Promise.reject(new RangeError(`cpu must be a CPU number (0 to 1023), got ${options.cpu}`));
+  }
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
@@ -77,6 +87,7 @@ export function runLiveFrames(options: LiveFramesOptions): Promise<LiveFramesRes
       rate: options.rate,
       batchSize: options.batchSize ?? 0,
       chunk: CHUNK,
+      cpu: options.cpu ?? null,
     },
   });
   return new Promise((resolve, reject) => {

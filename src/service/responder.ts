@@ -17,13 +17,61 @@ import type { UdpDatagram, UdpEndpoint } from '../iface/udp';
  */
 export type ResponderHandler = (request: UdpDatagram) => number;
 
+/** One option a handler module adds to the command line (the command line's own option format). */
+export interface HandlerOptionSpec {
+  kind: 'string' | 'integer' | 'number' | 'boolean';
+  /** Shown in --help. */
+  help: string;
+  default?: string | number | boolean;
+  /** Allowed values for string options. */
+  choices?: readonly string[];
+  /** Inclusive bounds for numeric options. */
+  min?: number;
+  max?: number;
+  /** Placeholder shown in --help, e.g. "FILE". */
+  meta?: string;
+}
+
+/** A handler module's options, by name (without the leading --). */
+export type HandlerOptionSpecs = Record<string, HandlerOptionSpec>;
+
+/** What a handler module's `setup` is given, once per worker (one port, one queue) before any traffic. */
+export interface HandlerContext {
+  /** The module's own options, parsed from the command line (defaults filled in). */
+  options: Record<string, string | number | boolean | undefined>;
+  /** The interface this worker answers on (its loop's clock: `iface.loop.nowMs()`). */
+  iface: Interface;
+  /** The NIC queue this worker serves. */
+  queue: number;
+}
+
+/**
+ * A handler with counters of its own: a flat object of numbers the handler
+ * increments, which the service reads only when it reports (JSON lines,
+ * metrics), never per request.
+ */
+export type CountingHandler = ResponderHandler & { counters?: Readonly<Record<string, number>> };
+
 /** What a `--handler` module exports. */
 export interface ResponderHandlerModule {
-  /** The handler (or `default`). */
+  /** The handler (or `default`); optional when `setup` returns one. */
   handle?: ResponderHandler;
   default?: ResponderHandler;
   /** Opt in to replies larger than their requests (amplification). Off by default. */
   allowLargerReplies?: boolean;
+  /** Extra command-line options, parsed together with the service's own. */
+  options?: HandlerOptionSpecs;
+  /** Per-worker set-up before traffic (load data, make tables); may return the handler to use. */
+  setup?: (context: HandlerContext) => CountingHandler | undefined | Promise<CountingHandler | undefined>;
+}
+
+/** A loaded handler module, checked. */
+export interface LoadedHandlerModule {
+  file: string;
+  handler: CountingHandler | undefined;
+  allowLargerReplies: boolean;
+  options: HandlerOptionSpecs;
+  setup: ResponderHandlerModule['setup'] | undefined;
 }
 
 /** Echo: the reply is the request's payload, unchanged. */
@@ -32,7 +80,8 @@ export const echoHandler: ResponderHandler = (request) => request.payloadLength;
 export interface ResponderOptions {
   /** UDP ports to answer on. */
   ports: number[];
-  handler?: ResponderHandler;
+  /** The handler (echo by default); its `counters`, when it has them, are the responder's `handlerCounters`. */
+  handler?: CountingHandler;
   /** Allow replies larger than their requests (default false: never amplify). */
   allowLargerReplies?: boolean;
 }
@@ -71,6 +120,8 @@ export class Responder implements UdpEndpoint {
     requests: 0, replies: 0, requestBytes: 0, replyBytes: 0,
     dropped: { handlerDeclined: 0, handlerError: 0, largerThanRequest: 0, replyTooLarge: 0, broadcastRequest: 0, txRingFull: 0 },
   };
+  /** The handler's own counters (see CountingHandler), or null. */
+  readonly handlerCounters: Readonly<Record<string, number>> | null;
   private readonly handler: ResponderHandler;
   private readonly allowLarger: boolean;
   /** The built-in echo leaves the payload as it came: the reply keeps the request's checksum. */
@@ -86,6 +137,8 @@ export class Responder implements UdpEndpoint {
     this.iface = iface;
     this.ports = [...options.ports];
     this.handler = options.handler ?? echoHandler;
+    const counters = (this.handler as CountingHandler).counters;
+    this.handlerCounters = counters !== null && typeof counters === 'object' ? counters : null;
     this.allowLarger = options.allowLargerReplies === true;
     this.isEcho = this.handler === echoHandler;
     try {
@@ -157,12 +210,62 @@ export class Responder implements UdpEndpoint {
   }
 }
 
-/** Load a handler module (`module.exports = fn`, or exports `handle`/`default`) by path. */
-export function loadHandlerModule(file: string): { handler: ResponderHandler; allowLargerReplies: boolean } {
+const OPTION_KINDS = new Set(['string', 'integer', 'number', 'boolean']);
+const OPTION_NAME = /^[a-z][a-z0-9-]*$/;
+
+/** Check a module's `options` export; throws TypeError naming what is wrong. */
+function checkOptionSpecs(file: string, specs: unknown): HandlerOptionSpecs {
+  if (specs === undefined) return {};
+  if (specs === null || typeof specs !== 'object' || Array.isArray(specs)) throw new TypeError(`${file}: exports.options must be an object of option specs`);
+  for (const [name, spec] of Object.entries(specs as Record<string, unknown>)) {
+    if (!OPTION_NAME.test(name)) throw new TypeError(`${file}: option name "${name}" must be lowercase letters, digits and dashes`);
+    const kind = (spec as HandlerOptionSpec | null)?.kind;
+    if (typeof kind !== 'string' || !OPTION_KINDS.has(kind)) throw new TypeError(`${file}: option --${name} needs a kind (string, integer, number or boolean)`);
+    if (typeof (spec as HandlerOptionSpec).help !== 'string') throw new TypeError(`${file}: option --${name} needs a help text`);
+  }
+  return specs as HandlerOptionSpecs;
+}
+
+/**
+ * Load a handler module by path: `module.exports = fn`, or exports `handle`
+ * (or `default`), `allowLargerReplies`, `options` and `setup` (see
+ * docs/handlers.md). Throws TypeError naming what the module got wrong.
+ */
+export function loadHandlerModule(file: string): LoadedHandlerModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loaded = require(file) as ResponderHandlerModule | ResponderHandler;
-  const module = typeof loaded === 'function' ? { handle: loaded } : loaded;
-  const handler = module.handle ?? module.default ?? (typeof (module as { default?: unknown }).default === 'function' ? module.default : undefined);
-  if (typeof handler !== 'function') throw new TypeError(`${file} must export a handler function (module.exports = fn, or exports.handle)`);
-  return { handler, allowLargerReplies: module.allowLargerReplies === true };
+  const module: ResponderHandlerModule = typeof loaded === 'function' ? { handle: loaded } : loaded;
+  const handler = typeof module.handle === 'function' ? module.handle : typeof module.default === 'function' ? module.default : undefined;
+  const setup = module.setup;
+  if (setup !== undefined && typeof setup !== 'function') throw new TypeError(`${file}: exports.setup must be a function`);
+  if (handler === undefined && setup === undefined) {
+    throw new TypeError(`${file} must export a handler function (module.exports = fn, or exports.handle) or a setup function that returns one`);
+  }
+  return { file, handler, allowLargerReplies: module.allowLargerReplies === true, options: checkOptionSpecs(file, module.options), setup };
+}
+
+/**
+ * Run a loaded module's set-up for one worker and return the handler to use:
+ * the one `setup` returned, else the module's `handle`.
+ */
+export async function setupHandler(module: LoadedHandlerModule, context: HandlerContext): Promise<CountingHandler> {
+  const returned = module.setup === undefined ? undefined : await module.setup(context);
+  if (returned !== undefined && typeof returned !== 'function') throw new TypeError(`${module.file}: setup must return a handler function or nothing`);
+  const handler = returned ?? module.handler;
+  if (handler === undefined) throw new TypeError(`${module.file}: setup returned no handler and the module exports no handle`);
+  return handler;
+}
+
+/**
+ * Every counter of a responder and what it runs on, by group (device, kernel,
+ * stack, responder, responderDropped, loop, handler): the one source that
+ * respond's JSON lines and its metrics are both made from.
+ */
+export function responderCounterGroups(responder: Responder) {
+  const { backend: _backend, mode: _mode, kernel, ...device } = responder.iface.device.stats();
+  const { dropped, ...requests } = responder.counters;
+  return {
+    device, kernel, stack: responder.iface.counters(), responder: requests, responderDropped: dropped,
+    loop: responder.iface.loop.counters, handler: responder.handlerCounters,
+  };
 }

@@ -9,6 +9,15 @@
 // and a reused UdpRemoteInfo. Both are valid only during the callback: to
 // keep the bytes, copy them (`payload.copy()` or `payload.copyTo()`).
 //
+// As in dgram, connect() ties a socket to one peer: it then sends there
+// without naming it, takes datagrams from that peer only, and hears of the
+// hard ICMP errors about what it sent as 'error' events (ECONNREFUSED when
+// the peer's port is closed); disconnect() undoes it.
+//
+//   const client = createSocket(iface);
+//   client.connect(53, '198.18.0.2', () => client.send(query));
+//   client.on('error', (error) => console.log(error.code));   // 'ECONNREFUSED'
+//
 // Servers that answer every request can skip 'message' altogether: with an
 // `onRequest` handler the reply is written over the request's payload and
 // the stack sends the request's own buffer back (addresses, ports, lengths
@@ -20,6 +29,7 @@
 //   };
 
 import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
 import type { Interface } from '../iface/interface';
 import type { UdpDatagram, UdpEndpoint, UdpLayer } from '../iface/udp';
 import { ipv4ToString, parseIpv4 } from '../wire/ipv4';
@@ -79,6 +89,34 @@ export class UdpRemoteInfo {
   }
 }
 
+/**
+ * An error reported to a connected socket, shaped like dgram's: `code` is the
+ * errno name, `syscall` 'recvmsg' (where the kernel reports it), and
+ * `address`/`port` name the peer.
+ */
+export class UdpSocketError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall = 'recvmsg';
+  readonly address: string;
+  readonly port: number;
+  constructor(code: string, address: string, port: number) {
+    super(`recvmsg ${code} ${address}:${port}`);
+    this.name = 'UdpSocketError';
+    this.code = code;
+    this.errno = -((osConstants.errno as Record<string, number>)[code] ?? 0);
+    this.address = address;
+    this.port = port;
+  }
+}
+
+/** dgram's errors for connect() misuse, with its codes. */
+function connectionStateError(code: 'ERR_SOCKET_DGRAM_IS_CONNECTED' | 'ERR_SOCKET_DGRAM_NOT_CONNECTED'): Error {
+  const error = new Error(code === 'ERR_SOCKET_DGRAM_IS_CONNECTED' ? 'UdpSocket: already connected' : 'UdpSocket: not connected') as Error & { code: string };
+  error.code = code;
+  return error;
+}
+
 /** Writes a reply over `request`'s payload and returns its length, or a negative number for no reply. */
 export type UdpRequestHandler = (request: UdpDatagram) => number;
 
@@ -89,10 +127,11 @@ export type UdpMessageListener = (payload: UdpPayload, rinfo: UdpRemoteInfo) => 
 export interface UdpSocket {
   /** A datagram arrived (not emitted while `onRequest` is set). */
   on(event: 'message', listener: UdpMessageListener): this;
-  on(event: 'listening' | 'close', listener: () => void): this;
+  on(event: 'listening' | 'connect' | 'close', listener: () => void): this;
+  /** A connected socket's datagram came back as a hard ICMP error (UdpSocketError). */
   on(event: 'error', listener: (error: Error) => void): this;
   once(event: 'message', listener: UdpMessageListener): this;
-  once(event: 'listening' | 'close', listener: () => void): this;
+  once(event: 'listening' | 'connect' | 'close', listener: () => void): this;
   once(event: 'error', listener: (error: Error) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -109,6 +148,9 @@ export class UdpSocket extends EventEmitter implements UdpEndpoint {
   /** The listeners' arguments, for Reflect.apply: `.call` and bound functions allocate per call when the call site is not inlined. */
   private readonly listenerArguments = [this.payload, this.rinfo];
   private localPort = 0;
+  /** The connected peer; remotePort 0 while not connected. */
+  private remoteAddressNumber = 0;
+  private remotePortNumber = 0;
   private isClosed = false;
   /** The 'message' listeners (once-wrappers included), refreshed when they change. */
   private messageListeners: UdpMessageListener[] = [];
@@ -144,22 +186,76 @@ export class UdpSocket extends EventEmitter implements UdpEndpoint {
   }
 
   /**
-   * Send `data` (bytes or a string; `offset`/`length` select part of bytes)
-   * to `address`:`port`. Binds an ephemeral port first when unbound. Returns
-   * false when the datagram was dropped (no route, link down, no buffer,
-   * too large: see the interface's counters).
+   * Connect to `address`:`port` (binding an ephemeral port first when
+   * unbound): send() then needs no destination, only datagrams from that
+   * peer are received, and hard ICMP errors about what is sent to it come
+   * as 'error' events. Emits 'connect'. Throws ERR_SOCKET_DGRAM_IS_CONNECTED
+   * when connected already.
    */
-  send(data: Uint8Array | string, port: number, address: string | number, offset = 0, length?: number): boolean {
-    if (this.isClosed) throw new Error('UdpSocket: send() after close()');
+  connect(port: number, address: string | number, callback?: () => void): this {
+    if (this.isClosed) throw new Error('UdpSocket: connect() after close()');
+    if (this.remotePortNumber !== 0) throw connectionStateError('ERR_SOCKET_DGRAM_IS_CONNECTED');
     if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`UdpSocket: port must be an integer from 1 to 65535, got ${port}`);
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const count = length ?? bytes.length - offset;
-    if (!Number.isInteger(offset) || !Number.isInteger(count) || offset < 0 || count < 0 || offset + count > bytes.length) {
-      throw new RangeError(`UdpSocket: offset ${offset} and length ${length} do not fit ${bytes.length} bytes`);
-    }
     const remote = this.resolve(address);
     if (this.localPort === 0) this.bind(0);
-    return this.udp.send(this.localPort, remote, port, bytes, offset, count);
+    this.remoteAddressNumber = remote;
+    this.remotePortNumber = port;
+    this.udp.connect(this.localPort, this, remote, port);
+    if (callback !== undefined) this.once('connect', callback);
+    process.nextTick(() => this.emit('connect'));
+    return this;
+  }
+
+  /** Forget the connected peer. Throws ERR_SOCKET_DGRAM_NOT_CONNECTED when not connected. */
+  disconnect(): void {
+    if (this.remotePortNumber === 0) throw connectionStateError('ERR_SOCKET_DGRAM_NOT_CONNECTED');
+    this.remotePortNumber = 0;
+    this.remoteAddressNumber = 0;
+    this.udp.disconnect(this.localPort, this);
+  }
+
+  /** The connected peer. Throws ERR_SOCKET_DGRAM_NOT_CONNECTED when not connected. */
+  remoteAddress(): { address: string; family: 'IPv4'; port: number } {
+    if (this.remotePortNumber === 0) throw connectionStateError('ERR_SOCKET_DGRAM_NOT_CONNECTED');
+    return { address: ipv4ToString(this.remoteAddressNumber), family: 'IPv4', port: this.remotePortNumber };
+  }
+
+  /**
+   * Send `data` (bytes or a string; `offset`/`length` select part of bytes)
+   * to `address`:`port`, or on a connected socket to its peer:
+   * `send(data[, offset, length])` (naming a destination there throws
+   * ERR_SOCKET_DGRAM_IS_CONNECTED). Binds an ephemeral port first when
+   * unbound. Returns false when the datagram was dropped (no route, link
+   * down, no buffer, too large: see the interface's counters).
+   */
+  send(data: Uint8Array | string, port?: number, address?: string | number, offset?: number, length?: number): boolean {
+    if (this.isClosed) throw new Error('UdpSocket: send() after close()');
+    let remote: number;
+    let remotePort: number;
+    let from: number;
+    let count: number | undefined;
+    if (this.remotePortNumber !== 0) {
+      if (address !== undefined && typeof address !== 'number') throw connectionStateError('ERR_SOCKET_DGRAM_IS_CONNECTED');
+      // send(data[, offset, length]): the two numbers after data.
+      from = port ?? 0;
+      count = address;
+      remote = this.remoteAddressNumber;
+      remotePort = this.remotePortNumber;
+    } else {
+      if (port === undefined || address === undefined) throw connectionStateError('ERR_SOCKET_DGRAM_NOT_CONNECTED');
+      if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`UdpSocket: port must be an integer from 1 to 65535, got ${port}`);
+      remote = this.resolve(address);
+      remotePort = port;
+      from = offset ?? 0;
+      count = length;
+    }
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const size = count ?? bytes.length - from;
+    if (!Number.isInteger(from) || !Number.isInteger(size) || from < 0 || size < 0 || from + size > bytes.length) {
+      throw new RangeError(`UdpSocket: offset ${from} and length ${count} do not fit ${bytes.length} bytes`);
+    }
+    if (this.localPort === 0) this.bind(0);
+    return this.udp.send(this.localPort, remote, remotePort, bytes, from, size);
   }
 
   /** Unbind and stop; emits 'close'. */
@@ -199,6 +295,14 @@ export class UdpSocket extends EventEmitter implements UdpEndpoint {
     rinfo.port = datagram.remotePort;
     rinfo.size = datagram.payloadLength;
     for (let i = 0; i < listeners.length; i++) Reflect.apply(listeners[i], this, this.listenerArguments);
+  }
+
+  /** Called by the stack with a hard ICMP error about a datagram sent to the connected peer: emitted as 'error' on the next tick. */
+  icmpError(code: string, remoteAddress: number, remotePort: number): void {
+    const error = new UdpSocketError(code, ipv4ToString(remoteAddress), remotePort);
+    process.nextTick(() => {
+      if (!this.isClosed) this.emit('error', error);
+    });
   }
 
   /** Called by the stack when the interface closes. */

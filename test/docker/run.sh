@@ -9,7 +9,7 @@
 # nicring's responder and generator answer each other. NICRING_DOCKER_TEST_MODES
 # picks passes (default "kernel nicring").
 #
-# Needs root and Debian's docker.io, docker-compose, debootstrap and ethtool.
+# Needs root and Debian's docker.io, docker-compose and debootstrap.
 # The engine's data, and with it the base image and the build cache, stay
 # under NICRING_DOCKER_CACHE (default /var/cache/nicring-docker) between runs.
 set -euo pipefail
@@ -40,11 +40,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 missing=()
-for tool in dockerd docker docker-compose debootstrap ethtool nsenter setsid ip flock timeout; do
+for tool in dockerd docker docker-compose debootstrap nsenter setsid ip flock timeout; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} != 0 ]; then
-  echo "test/docker: missing ${missing[*]} (apt-get install docker.io docker-compose debootstrap ethtool)" >&2
+  echo "test/docker: missing ${missing[*]} (apt-get install docker.io docker-compose debootstrap)" >&2
   exit 1
 fi
 

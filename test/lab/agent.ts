@@ -166,17 +166,20 @@ async function jobEcho(args: Args): Promise<void> {
 /** Open a port and hold it until killed; with idle=1 measure CPU over 2 s of an open, started loop first. */
 async function jobHold(args: Args): Promise<void> {
   const device = openPort(args);
-  const loop = new Loop(device, () => undefined);
+  let frames = 0;
+  const loop = new Loop(device, () => { frames++; });
   loop.start();
-  const idle = { cpuMs: -1, turns: -1 };
+  const idle = { cpuMs: -1, turns: -1, frames: -1 };
   if (args.idle === '1') {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const before = process.cpuUsage();
     const turnsBefore = loop.counters.turns;
+    const framesBefore = frames;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const used = process.cpuUsage(before);
     idle.cpuMs = (used.user + used.system) / 1000;
     idle.turns = loop.counters.turns - turnsBefore;
+    idle.frames = frames - framesBefore;
   }
   const terminated = untilSigterm();
   console.log('ready');
@@ -209,7 +212,7 @@ async function jobCloseInCallback(args: Args): Promise<void> {
   done({ frames, closed: device.closed, dataViewThrows, byteRead: String(device.bytes[0]) });
 }
 
-/** Open ports on several queues at once; report which opened and what each received. */
+/** Open ports on several queues at once; report which opened and how many UDP datagrams each received (the peer's own IPv6 aside). */
 async function jobQueues(args: Args): Promise<void> {
   const queues = args.queues.split(',').map(Number);
   const results: { queue: number; opened: boolean; code?: string; message?: string; frames: number }[] = [];
@@ -220,7 +223,9 @@ async function jobQueues(args: Args): Promise<void> {
       const device = open(args.iface, { backend: 'xdp', xdpMode: args.mode as 'native' | 'generic', queue });
       const entry = { queue, opened: true, frames: 0 };
       results.push(entry);
-      const loop = new Loop(device, () => { entry.frames++; });
+      const loop = new Loop(device, (offset, length) => {
+        if (udpPayloadOffset(device.memory, offset, length) >= 0) entry.frames++;
+      });
       loop.start();
       loops.push(loop);
       devices.push(device);

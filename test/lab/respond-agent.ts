@@ -149,8 +149,67 @@ async function jobTimestampClient(args: Args): Promise<void> {
   done(result);
 }
 
+/** Payload of datagram `seq` of the every-size client: `size` bytes that depend on both. */
+function everySizePayload(seq: number, size: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) bytes[i] = (seq * 131 + i * 7 + 1) & 0xff;
+  return bytes;
+}
+
+/**
+ * Send `count` datagrams whose sizes run through 1..`maxSize` bytes, in
+ * windows of `window` (fewer than maxSize, so a reply's length tells which
+ * datagram of its window it answers), each window waiting for its replies;
+ * check every reply byte for byte.
+ */
+async function jobEverySizeClient(args: Args): Promise<void> {
+  const target = parseTarget(args.target);
+  const count = Number(args.count);
+  const maxSize = Number(args.maxSize ?? 1472);
+  const window = Number(args.window ?? 256);
+  const waitMs = Number(args.waitMs ?? 2000);
+  const socket = await bindSocket();
+  const bySize = new Map<number, number>();
+  const answered = new Set<number>();
+  const result = { sent: 0, sendErrors: 0, replies: 0, intact: 0, corrupt: 0, duplicates: 0, strangers: 0, missing: 0, smallest: Infinity, largest: 0 };
+  socket.on('message', (message, remote) => {
+    result.replies++;
+    if (remote.address !== target.address || remote.port !== target.port) {
+      result.strangers++;
+      return;
+    }
+    const seq = bySize.get(message.length);
+    if (seq === undefined || !message.equals(everySizePayload(seq, message.length))) result.corrupt++;
+    else if (answered.has(seq)) result.duplicates++;
+    else {
+      answered.add(seq);
+      result.intact++;
+    }
+  });
+  console.log('ready');
+  for (let start = 0; start < count; start += window) {
+    const end = Math.min(count, start + window);
+    bySize.clear();
+    answered.clear();
+    for (let seq = start; seq < end; seq++) {
+      const size = 1 + (seq % maxSize);
+      bySize.set(size, seq);
+      result.smallest = Math.min(result.smallest, size);
+      result.largest = Math.max(result.largest, size);
+      socket.send(everySizePayload(seq, size), target.port, target.address, (error) => { if (error) result.sendErrors++; });
+      result.sent++;
+    }
+    await settle(() => answered.size === end - start, waitMs);
+    result.missing += end - start - answered.size;
+  }
+  await sleep(100);
+  socket.close();
+  done(result);
+}
+
 const JOBS: Record<string, Job> = {
   'echo-client': jobEchoClient,
+  'every-size-client': jobEverySizeClient,
   'timestamp-client': jobTimestampClient,
 };
 

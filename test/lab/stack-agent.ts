@@ -10,6 +10,8 @@
 //              SIGTERM.
 // udp-pull     peer side: ask port 9 for datagrams and check each one.
 // udp-refused  peer side: a connected kernel socket sending to a closed port.
+// connected    nicring side: a connected nicring socket sends to a peer's
+//              port; reports the echoes and the errors it got.
 
 import * as dgram from 'node:dgram';
 import { open } from '../../src/index';
@@ -130,7 +132,35 @@ async function jobUdpRefused(args: Args): Promise<void> {
   line({ code, syscall });
 }
 
+/** nicring side: connect a socket to `target`, send `count` datagrams one by one (300 ms apart); echoes and 'error' events. */
+async function jobConnected(args: Args): Promise<void> {
+  const [address, portText] = args.target.split(':');
+  const port = open(args.iface, { backend: 'xdp' });
+  const iface = new Interface(port, { address: args.address });
+  iface.start();
+  await iface.resolveNeighbor(address);
+  const socket = createSocket(iface);
+  const echoes: string[] = [];
+  const errors: { code: string; errno: number; syscall: string; address: string; port: number; message: string }[] = [];
+  socket.on('message', (payload) => echoes.push(payload.toString()));
+  socket.on('error', (error) => {
+    const e = error as Error & { code: string; errno: number; syscall: string; address: string; port: number };
+    errors.push({ code: e.code, errno: e.errno, syscall: e.syscall, address: e.address, port: e.port, message: e.message });
+  });
+  await new Promise<void>((resolve) => socket.connect(Number(portText), address, resolve));
+  console.log('ready');
+  const count = Number(args.count ?? 3);
+  for (let i = 0; i < count; i++) {
+    socket.send(`datagram ${i}`);
+    await sleep(300);
+  }
+  const counters = iface.counters();
+  iface.close();
+  line({ echoes, errors, icmpErrorsReceived: counters.icmpErrorsReceived, udpIcmpErrorsReported: counters.udpIcmpErrorsReported });
+}
+
 const JOBS: Record<string, Job> = {
+  connected: jobConnected,
   stack: jobStack,
   'udp-pull': jobUdpPull,
   'udp-refused': jobUdpRefused,

@@ -6,6 +6,14 @@ import { execIn } from '../../src/lab';
 import { labName, startAgent, useLab, xdpAttached } from './harness';
 
 const COUNT = 100_000;
+
+/** The UDP error counters of a namespace's kernel (/proc/net/snmp), to explain a loss. */
+function udpErrors(netns: string): string {
+  const rows = execIn(netns, ['cat', '/proc/net/snmp']).split('\n').filter((row) => row.startsWith('Udp:'));
+  const names = rows[0].split(/\s+/).slice(1);
+  const values = rows[1].split(/\s+/).slice(1);
+  return names.map((name, i) => `${name} ${values[i]}`).filter((pair) => /Errors/.test(pair)).join(', ');
+}
 const SIZE = 200;
 
 for (const mode of ['native', 'generic'] as const) {
@@ -32,14 +40,17 @@ for (const mode of ['native', 'generic'] as const) {
       const l = lab();
       const sink = startAgent(l.peer.netns, 'udp-sink', { port: 7001, bind: l.peer.ip, count: COUNT, size: SIZE, timeoutMs: 60000 });
       await sink.ready;
+      // 20,000 a second: the peer keeps its default settings (no GRO on veth), so its kernel receives each
+      // frame inside nicring's transmit call, and a Node socket reading 40,000 a second on two shared CPUs
+      // falls behind its receive buffer (RcvbufErrors in the peer) now and then; nothing is lost on the way.
       const tx = startAgent(l.nicring.netns, 'tx', {
-        iface: l.nicring.ifname, mode, count: COUNT, size: SIZE, rate: 40000,
+        iface: l.nicring.ifname, mode, count: COUNT, size: SIZE, rate: 20000,
         dstMac: l.peer.mac, src: l.nicring.ip, dst: l.peer.ip, port: 7001,
       });
       const sent = await tx.result;
       const got = await sink.result;
       assert.equal(sent.sent, COUNT, JSON.stringify(sent));
-      assert.equal(got.good, COUNT, JSON.stringify(got));
+      assert.equal(got.good, COUNT, `${JSON.stringify(got)}; peer kernel ${udpErrors(l.peer.netns)}`);
       assert.equal(got.bad, 0);
     });
 
@@ -64,7 +75,8 @@ for (const mode of ['native', 'generic'] as const) {
       hold.stop();
       const result = await hold.result;
       assert.equal(result.closed, true);
-      assert.equal(result.turns, 0, 'no loop turns without traffic');
+      // The only frames are the peer kernel's own (IPv6 router solicitations, MLD): a turn for each at most, none without.
+      assert.ok((result.turns as number) <= (result.frames as number), `${result.turns} loop turns for ${result.frames} frames`);
       assert.ok((result.cpuMs as number) < 100, `${result.cpuMs} ms of CPU in 2 s idle`);
     });
 

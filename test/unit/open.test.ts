@@ -1,6 +1,28 @@
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { OpenError, open, resolveOpenOptions } from '../../src/index';
+import { OpenError, createPair, fallbackWarning, open, openWithBackends, resolveOpenOptions, type OpenBackends } from '../../src/index';
+
+/** Backends that fail netmap with `netmapError` and open AF_XDP as one side of an in-memory pair; records what was tried. */
+function stubBackends(netmapError: Error | null, available = true): OpenBackends & { tried: string[] } {
+  const tried: string[] = [];
+  return {
+    tried,
+    netmapAvailable: () => available,
+    openNetmap: (ifname) => {
+      tried.push(`netmap ${ifname}`);
+      if (netmapError !== null) throw netmapError;
+      return createPair({ names: [ifname, 'peer'] })[0];
+    },
+    openXdp: (options) => {
+      tried.push(`xdp ${options.mode}`);
+      return createPair({ names: [options.ifname, 'peer'] })[0];
+    },
+  };
+}
+
+function nativeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code, errno: 22, syscall: 'ioctl(NIOCCTRL)' });
+}
 
 describe('open()', () => {
   it('names the bad option in a one-line error', () => {
@@ -53,5 +75,43 @@ describe('open()', () => {
     assert.ok(error.attempts.every((a) => a.backend === 'xdp' || a.backend === 'netmap'));
     assert.match(error.message, /cannot open nicring-no-such-if0/);
     assert.ok(['ENODEV', 'EPERM'].includes(error.code), error.code);
+  });
+
+  describe('falling back from netmap to AF_XDP', () => {
+    const failure = nativeError('EINVAL', "ioctl(NIOCCTRL) veth0: Invalid argument (EINVAL). veth0's MTU (4000) is larger than netmap's 2048-byte buffers");
+
+    it('says so on the device: the backend it tried first, its error code and message', () => {
+      const backends = stubBackends(failure);
+      const device = openWithBackends('veth0', {}, backends);
+      assert.deepEqual(backends.tried, ['netmap veth0', 'xdp native']);
+      assert.deepEqual(device.fallback, { backend: 'netmap', code: 'EINVAL', message: failure.message });
+    });
+
+    it('gives commands one warning line naming both backends, the code and the reason', () => {
+      const device = openWithBackends('veth0', {}, stubBackends(failure));
+      const warning = fallbackWarning(device);
+      assert.equal(warning, `nicring: warning: netmap could not open veth0 (EINVAL), so this runs on pair (memory) instead: ${failure.message}`);
+      assert.equal(warning?.includes('\n'), false);
+    });
+
+    it('has no fallback when netmap opened, was not there, or was not asked for', () => {
+      for (const [backends, options] of [
+        [stubBackends(null), {}],
+        [stubBackends(failure, false), {}],
+        [stubBackends(failure), { backend: 'xdp' as const }],
+      ] as const) {
+        const device = openWithBackends('veth0', options, backends);
+        assert.equal(device.fallback, undefined);
+        assert.equal(fallbackWarning(device), null);
+      }
+    });
+
+    it('does not fall back when netmap was asked for, by backend or by a netmap: name', () => {
+      for (const [name, options] of [['veth0', { backend: 'netmap' as const }], ['netmap:veth0', {}]] as const) {
+        const backends = stubBackends(failure);
+        assert.throws(() => openWithBackends(name, options, backends), (error: OpenError) => error instanceof OpenError && error.code === 'EINVAL');
+        assert.deepEqual(backends.tried, [`netmap ${name}`]);
+      }
+    });
   });
 });

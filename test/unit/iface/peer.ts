@@ -7,7 +7,7 @@ import { Interface, type InterfaceOptions } from '../../../src/iface/interface';
 import { createPair, type PairDevice, type PairOptions } from '../../../src/phy/pair';
 import { ArpPacket, ArpRepr, ARP_HEADER_LEN, ARP_OPERATION_REQUEST } from '../../../src/wire/arp';
 import { internetChecksum, internetChecksumSum, ipv4PseudoHeaderSumFromAddrs } from '../../../src/wire/checksum';
-import { ETHERNET_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetFrame, parseMac, writeMac } from '../../../src/wire/ethernet';
+import { ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, EthernetFrame, parseMac, writeMac } from '../../../src/wire/ethernet';
 import { ICMPV4_ECHO_REQUEST, Icmpv4Packet } from '../../../src/wire/icmpv4';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP, Ipv4Packet, Ipv4Repr, parseIpv4 } from '../../../src/wire/ipv4';
 import { UDP_HEADER_LEN, UdpPacket } from '../../../src/wire/udp';
@@ -132,6 +132,19 @@ export function ethernetFrame(payload: Uint8Array, etherType = ETHERTYPE_IPV4, d
   return bytes;
 }
 
+/** An Ethernet frame with an 802.1Q tag (`tci`: priority << 13 | VLAN ID) around `payload`. */
+export function taggedFrame(payload: Uint8Array, tci: number, etherType = ETHERTYPE_IPV4, destination = parseMac(STACK_MAC) as number, source = parseMac(PEER_MAC) as number): Uint8Array {
+  const bytes = new Uint8Array(ETHERNET_VLAN_HEADER_LEN + payload.length);
+  const view = new DataView(bytes.buffer);
+  writeMac(view, 0, destination);
+  writeMac(view, 6, source);
+  view.setUint16(12, ETHERTYPE_VLAN);
+  view.setUint16(14, tci);
+  view.setUint16(16, etherType);
+  bytes.set(payload, ETHERNET_VLAN_HEADER_LEN);
+  return bytes;
+}
+
 /** An ARP packet (Ethernet/IPv4). */
 export function arpPacket(operation: number, senderMac: number, senderAddress: number, targetMac: number, targetAddress: number): Uint8Array {
   const bytes = new Uint8Array(ARP_HEADER_LEN);
@@ -150,7 +163,10 @@ export interface SentFrame {
   bytes: Uint8Array;
   destination: number;
   source: number;
+  /** The payload's EtherType (after the tag, when tagged). */
   etherType: number;
+  /** The 802.1Q tag control information, when tagged. */
+  vlanTci?: number;
   arp?: ArpRepr;
   ip?: {
     repr: Ipv4Repr;
@@ -169,13 +185,15 @@ export function decode(frame: Uint8Array): SentFrame {
   const view = new DataView(bytes.buffer);
   const ethernet = new EthernetFrame();
   ethernet.reset(view, 0, bytes.length);
-  const out: SentFrame = { bytes, destination: ethernet.destination, source: ethernet.source, etherType: ethernet.etherType };
+  const out: SentFrame = { bytes, destination: ethernet.destination, source: ethernet.source, etherType: ethernet.payloadEtherType };
+  if (ethernet.hasVlanTag) out.vlanTci = ethernet.vlanTci;
+  const at = ethernet.headerLength;
   if (out.etherType === ETHERTYPE_ARP) {
     const packet = new ArpPacket();
-    if (packet.reset(view, ETHERNET_HEADER_LEN, bytes.length - ETHERNET_HEADER_LEN)) out.arp = ArpRepr.parse(packet) ?? undefined;
+    if (packet.reset(view, at, bytes.length - at)) out.arp = ArpRepr.parse(packet) ?? undefined;
   } else if (out.etherType === ETHERTYPE_IPV4) {
     const packet = new Ipv4Packet();
-    if (!packet.reset(view, ETHERNET_HEADER_LEN, bytes.length - ETHERNET_HEADER_LEN)) return out;
+    if (!packet.reset(view, at, bytes.length - at)) return out;
     const repr = Ipv4Repr.parse(packet, false) as Ipv4Repr;
     const payload = bytes.slice(packet.payloadOffset, packet.payloadOffset + packet.payloadLength);
     out.ip = { repr, headerLength: packet.headerLength, checksumOk: packet.verifyChecksum(), payload };

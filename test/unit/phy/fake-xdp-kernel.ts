@@ -42,6 +42,7 @@ class FakeRing {
   }
   readLength(index: number): number { return this.words[this.entryWord(index) + 2]; }
   writeLength(index: number, length: number): void { this.words[this.entryWord(index) + 2] = length; }
+  writeOptions(index: number, options: number): void { this.words[this.entryWord(index) + 3] = options; }
   /** Every u64 address (fill/completion) or descriptor address (RX/TX) between consumer and producer. */
   pendingAddresses(): number[] {
     const out: number[] = [];
@@ -64,6 +65,8 @@ export interface FakeKernelOptions {
   /** Frames the kernel sends per kick (copy mode sends 32). */
   txPerKick?: number;
   needWakeup?: boolean;
+  /** Bound with XDP_USE_SG: frames larger than a chunk go out in several descriptors (XDP_PKT_CONTD). */
+  multiBuffer?: boolean;
 }
 
 /** The kernel side of an AF_XDP socket, and a port object shaped like the addon's. */
@@ -84,6 +87,7 @@ export class FakeXdpKernel {
   /** When false, TX stays with the kernel (completions withheld). */
   completeTx = true;
   private readonly txPerKick: number;
+  private readonly multiBuffer: boolean;
   readonly port: XdpPort;
 
   constructor(options: FakeKernelOptions = {}) {
@@ -99,10 +103,11 @@ export class FakeXdpKernel {
     this.umemBytes = new Uint8Array(this.umem);
     this.txPerKick = options.txPerKick ?? 32;
     const needWakeup = options.needWakeup ?? false;
+    this.multiBuffer = options.multiBuffer ?? false;
     if (needWakeup) this.tx.flags = 1;
     const kernel = this;
     this.port = {
-      fd: 99, ifindex: 7, queue: 0, mode: 'native', zeroCopy: false, needWakeup, txBudget: 0,
+      fd: 99, ifindex: 7, queue: 0, mode: 'native', zeroCopy: false, needWakeup, txBudget: 0, multiBuffer: this.multiBuffer,
       umem: this.umem, rx: this.rx.info, tx: this.tx.info, fill: this.fill.info, completion: this.completion.info,
       kick(): number { kernel.calls.kick++; kernel.transmit(kernel.txPerKick); return kernel.tx.used > 0 ? -11 : 0; },
       wakeup(): number { kernel.calls.wakeup++; return 0; },
@@ -131,6 +136,8 @@ export class FakeXdpKernel {
 
   /** Receive one frame from the wire: take a fill address, copy, post an RX descriptor. Returns false when dropped. */
   deliver(frame: Uint8Array): boolean {
+    const room = this.frameSize - HEADROOM;
+    if (frame.length > room) return this.deliverPieces(frame, room);
     if (this.fill.used === 0) {
       this.stats.fillEmpty++;
       return false;
@@ -145,7 +152,29 @@ export class FakeXdpKernel {
     this.umemBytes.set(frame, addr);
     this.rx.writeU64(this.rx.producer, addr);
     this.rx.writeLength(this.rx.producer, frame.length);
+    this.rx.writeOptions(this.rx.producer, 0);
     this.rx.producer = this.rx.producer + 1;
+    return true;
+  }
+
+  /** A frame larger than a chunk: in pieces with XDP_PKT_CONTD on all but the last, or dropped without multi-buffer (as the kernel does). */
+  private deliverPieces(frame: Uint8Array, room: number): boolean {
+    const pieces = Math.ceil(frame.length / room);
+    if (!this.multiBuffer || this.fill.used < pieces || this.rx.size - this.rx.used < pieces) {
+      this.stats.rxFull++;
+      return false;
+    }
+    for (let i = 0; i < pieces; i++) {
+      const chunk = this.fill.readU64(this.fill.consumer);
+      this.fill.consumer = this.fill.consumer + 1;
+      const addr = chunk + HEADROOM;
+      const piece = frame.subarray(i * room, Math.min(frame.length, (i + 1) * room));
+      this.umemBytes.set(piece, addr);
+      this.rx.writeU64(this.rx.producer, addr);
+      this.rx.writeLength(this.rx.producer, piece.length);
+      this.rx.writeOptions(this.rx.producer, i + 1 < pieces ? 1 : 0);
+      this.rx.producer = this.rx.producer + 1;
+    }
     return true;
   }
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { NetmapDevice } from '../../../src/phy/netmap';
 import type { FakeNetmapOptions } from './fake-netmap';
 import {
-  FakeNetmap, NR_REG_ALL_NIC, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY, NS_BUF_CHANGED, NS_MOREFRAG,
+  FakeNetmap, NR_REG_ALL_NIC, NR_REG_NIC_SW, NR_REG_ONE_NIC, NR_REG_ONE_SW, NR_REG_SW, NR_RX_RINGS_ONLY, NS_BUF_CHANGED, NS_MOREFRAG,
 } from './fake-netmap';
 
 const MAC = '02:00:00:00:00:01';
@@ -29,7 +29,7 @@ function range(from: number, count: number): number[] {
 describe('netmap device over a fake netmap region', () => {
   describe('opening', () => {
     it('walks the rings ring_ofs[] binds and skips the zero entries of unbound rings', () => {
-      const { fake, device } = open({ nicRings: 3, hostRings: 1, mode: NR_REG_ONE_NIC, ringId: 1 });
+      const { fake, device } = open({ nicRings: 3, mode: NR_REG_ONE_NIC, ringId: 1 });
       assert.deepEqual(device.ringOffsets(), { rx: [fake.rx[1].offset], tx: [fake.tx[1].offset] });
       assert.equal(device.backend, 'netmap');
       assert.equal(device.mode, 'one-nic');
@@ -38,20 +38,37 @@ describe('netmap device over a fake netmap region', () => {
       assert.equal(device.macAddress, MAC);
     });
 
-    it('binds every NIC ring for netmap:eth0 and only the host rings for eth0^', () => {
-      const all = open({ nicRings: 2, hostRings: 1, mode: NR_REG_ALL_NIC });
+    it('binds every NIC ring for netmap:eth0, the host ring for eth0^, and both for eth0*', () => {
+      const all = open({ nicRings: 2, mode: NR_REG_ALL_NIC });
       assert.deepEqual(all.device.ringOffsets().rx, [all.fake.rx[0].offset, all.fake.rx[1].offset]);
-      const host = open({ nicRings: 2, hostRings: 2, mode: NR_REG_SW });
-      assert.deepEqual(host.device.ringOffsets().rx, [host.fake.rx[2].offset, host.fake.rx[3].offset]);
+      const host = open({ nicRings: 2, mode: NR_REG_SW });
+      assert.deepEqual(host.device.ringOffsets(), { rx: [host.fake.rx[2].offset], tx: [host.fake.tx[2].offset] });
       assert.equal(host.device.mode, 'host');
-      const oneHost = open({ nicRings: 2, hostRings: 2, mode: NR_REG_ONE_SW, ringId: 1 });
-      assert.deepEqual(oneHost.device.ringOffsets().tx, [oneHost.fake.tx[3].offset]);
+      const oneHost = open({ nicRings: 2, mode: NR_REG_ONE_SW, ringId: 0 });
+      assert.deepEqual(oneHost.device.ringOffsets().tx, [oneHost.fake.tx[2].offset]);
+      const both = open({ nicRings: 1, mode: NR_REG_NIC_SW });
+      assert.deepEqual(both.device.ringOffsets(), { rx: both.fake.rx.map((r) => r.offset), tx: both.fake.tx.map((r) => r.offset) });
+      assert.equal(both.device.mode, 'nic+host');
     });
 
-    it('refuses a region whose rings are not where ring_ofs[] says', () => {
+    it('reads the direction the kernel writes (1 on TX rings, 0 on RX) and refuses a ring that says otherwise', () => {
       const fake = new FakeNetmap();
-      new DataView(fake.memory).setUint16(fake.rx[0].offset + 18, 0, true); // dir: tx
+      assert.equal(fake.header(fake.tx[0]).dir, 1);
+      assert.equal(fake.header(fake.rx[0]).dir, 0);
+      new DataView(fake.memory).setUint16(fake.rx[0].offset + 18, 1, true);
       assert.throws(() => new NetmapDevice(fake, { name: 'fake0', macAddress: MAC }), /not a RX ring/);
+    });
+
+    it('takes the rings wherever the region puts them: RX before TX, netmap_if at offset 0', () => {
+      const { fake, device } = open();
+      assert.equal(fake.ifOffset, 0);
+      assert.ok(fake.rx[0].offset < fake.tx[0].offset);
+      fake.deliverNumbered(3);
+      assert.deepEqual(drain(device), [0, 1, 2]);
+      device.transmit(device.allocTx(), 60);
+      device.flush();
+      assert.equal(fake.sent.length, 1);
+      assert.deepEqual(fake.violations, []);
     });
   });
 
@@ -92,14 +109,15 @@ describe('netmap device over a fake netmap region', () => {
       assert.deepEqual(fake.violations, []);
     });
 
-    it('holds at most num_slots - 1 frames; the rest wait on the wire for the next sync', () => {
+    it('holds at most num_slots - 1 frames; the rest wait for the next sync, and the kernel drops what its queue cannot hold', () => {
       const { fake, device } = open({ slots: 7 });
       fake.deliverNumbered(10);
+      assert.equal(fake.rx[0].dropped, 2, 'the emulated adapter queues num_slots + 1 frames');
       assert.equal(device.receive(0, () => undefined), 0);
       fake.rxSync();
       assert.deepEqual(fake.indices(fake.rx[0]), { head: 0, cur: 0, tail: 6 });
-      assert.equal(fake.rx[0].pending.length, 4);
-      assert.deepEqual(drain(device, 64), range(0, 10));
+      assert.equal(fake.rx[0].pending.length, 2);
+      assert.deepEqual(drain(device, 64), range(0, 8));
     });
 
     it('returns 0 on an empty ring after exactly one RXSYNC', () => {
@@ -132,17 +150,19 @@ describe('netmap device over a fake netmap region', () => {
       assert.deepEqual(order, [0xa0, 0xb0, 0xa1, 0xb1]);
     });
 
-    it('drops frames spread over several slots (NS_MOREFRAG) and counts them', () => {
+    it('drops a frame longer than a buffer, which the kernel spreads over slots flagged NS_MOREFRAG, and counts it once', () => {
       const { fake, device } = open({ slots: 7 });
-      fake.deliver(Uint8Array.of(1), 0, NS_MOREFRAG);
-      fake.deliver(Uint8Array.of(2), 0, NS_MOREFRAG);
-      fake.deliver(Uint8Array.of(3), 0);
+      fake.deliver(new Uint8Array(5000).fill(3), 0);
       fake.deliver(Uint8Array.of(4), 0);
+      fake.rxSync();
+      assert.deepEqual([0, 1, 2].map((s) => [fake.slot(fake.rx[0], s).len, fake.slot(fake.rx[0], s).flags]),
+        [[2048, NS_MOREFRAG], [2048, NS_MOREFRAG], [904, 0]]);
       const firstBytes: number[] = [];
       device.receive(8, (offset) => { firstBytes.push(device.bytes[offset]); });
       assert.deepEqual(firstBytes, [4]);
       assert.equal(device.stats().rxDropped, 1);
       assert.equal(device.stats().rxFrames, 1);
+      assert.deepEqual(fake.indices(fake.rx[0]), { head: 4, cur: 4, tail: 4 });
     });
 
     it('poisons a released RX buffer with 0xa5 but not one sent by reply in place', () => {
@@ -349,7 +369,7 @@ describe('netmap device over a fake netmap region', () => {
 
       assert.deepEqual(fake.violations, []);
       assert.deepEqual(fake.bufferCensus(), fake.expectedCensus());
-      assert.equal(received, delivered);
+      assert.equal(received, delivered - fake.rx[0].dropped - fake.rx[1].dropped);
       assert.equal(fake.sent.length, replied + transmitted);
       const stats = device.stats();
       assert.equal(stats.rxFrames, received);

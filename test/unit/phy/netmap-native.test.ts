@@ -4,7 +4,7 @@
 // go through the compiled code. Its numbers come from netmap-abi.md.
 
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -77,6 +77,7 @@ static int do_register(void *arg) {
   put(128, body, 56);
   if (*(uint16_t *)(hdr + 0) != 14 || *(uint16_t *)(hdr + 2) != 1) { errno = EINVAL; return -1; }
   if (strcmp((char *)hdr + 8, "missing0") == 0) { errno = ENXIO; return -1; }
+  if (strcmp((char *)hdr + 8, "held0") == 0) { errno = EBUSY; return -1; }
   uint32_t mode = *(uint32_t *)(body + 36);
   uint16_t ringid = *(uint16_t *)(body + 34);
   put(NIFP, "nmfake0", 8);
@@ -90,7 +91,7 @@ static int do_register(void *arg) {
     put64(NIFP + 56 + 8 * k, bound[k] ? (int64_t)(r - NIFP) : 0);
     put64(r + 0, (int64_t)BUFFERS - (int64_t)r);
     put32(r + 8, SLOTS); put32(r + 12, BUF_SIZE);
-    put16(r + 16, i); put16(r + 18, k < TABLE ? 0 : 1);
+    put16(r + 16, i); put16(r + 18, k < TABLE ? 1 : 0);
     put32(r + 20, 0); put32(r + 24, 0); put32(r + 28, k < TABLE ? SLOTS - 1 : 0);
     for (int s = 0; s < SLOTS; s++) put32(r + 256 + 16 * s, 2 + k * SLOTS + s);
     hwcur[k] = 0;
@@ -209,9 +210,43 @@ const settle = async (done) => { for (let i = 0; i < 50 && !done(); i++) { globa
   } catch (e) {
     report.missing = { code: e.code, errno: e.errno, syscall: e.syscall, ifname: e.ifname, message: e.message };
   }
+  try {
+    native.netmapOpen({ name: 'held0', mode: 1, ringId: 0, flags: 0x800, txSlots: 0, rxSlots: 0 });
+  } catch (e) {
+    report.held = { code: e.code, syscall: e.syscall, message: e.message };
+  }
   report.mappingsAtEnd = mappings();
   process.stdout.write(JSON.stringify(report));
 })().catch((e) => { process.stdout.write(JSON.stringify({ crashed: String(e && e.stack || e) })); });
+`;
+
+// A loop that never runs out of frames (the stand-in delivers one on every RXSYNC that finds the ring
+// empty), in busy-poll mode: every turn ends by deferring the next one. Node's timers and signal
+// handlers must still run: the timer prints "timer", SIGTERM prints the figures and exits.
+const SPIN_JS = String.raw`
+const { openNetmapDevice } = require(process.env.NICRING_ROOT + '/src/phy/netmap.ts');
+const { Loop } = require(process.env.NICRING_ROOT + '/src/loop.ts');
+const device = openNetmapDevice('nmfake0');
+let frames = 0;
+const loop = new Loop(device, () => { frames++; }, { busyPoll: process.env.SPIN_MODE === 'busy-poll' });
+let turnsAtTimer = -1;
+let deferredAtTimer = -1;
+let deferred = 0;
+// The same deferral, re-armed from its own callback, with no loop around it.
+const again = () => { deferred++; device.defer(again); };
+if (process.env.SPIN_MODE === 'defer') device.defer(again);
+else loop.start();
+setTimeout(() => {
+  turnsAtTimer = loop.counters.turns;
+  deferredAtTimer = deferred;
+  process.stdout.write('timer\n');
+}, 20);
+process.on('SIGTERM', () => {
+  loop.stop();
+  device.close();
+  process.stdout.write(JSON.stringify({ turnsAtTimer, turns: loop.counters.turns, deferredAtTimer, deferred, frames }) + '\n');
+  process.exit(0);
+});
 `;
 
 describe('netmap addon', () => {
@@ -324,6 +359,60 @@ describe('netmap addon', () => {
       assert.equal(report.missing.syscall, 'ioctl(NIOCCTRL)');
       assert.equal(report.missing.ifname, 'missing0');
       assert.equal(report.mappingsAtEnd, 0);
+    });
+
+    it("explains EBUSY as netmap's: another port holds the rings exclusively, not an XDP program", () => {
+      assert.equal(report.held.code, 'EBUSY');
+      assert.equal(report.held.syscall, 'ioctl(NIOCCTRL)');
+      assert.match(report.held.message, /exclusive/);
+      assert.match(report.held.message, /\/x/);
+      assert.doesNotMatch(report.held.message, /XDP/);
+    });
+
+    /** Run SPIN_JS in `mode`; resolves with its figures after "timer" and SIGTERM, or fails when either never comes. */
+    function spin(mode: string): Promise<Record<string, number>> {
+      const root = packageRoot();
+      const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', SPIN_JS], {
+        cwd: root,
+        env: { ...process.env, LD_PRELOAD: path.join(work, 'fake-dev-netmap.so'), NICRING_ROOT: root, SPIN_MODE: mode },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+      return new Promise((resolve, reject) => {
+        // A failure bound, not a measurement: the child ran out of time to run its timer or its signal handler.
+        const giveUp = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`${mode}: no ${stdout.includes('timer') ? 'exit after SIGTERM' : 'timer'} in 30 s (stderr: ${stderr.trim()})`));
+        }, 30_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          const before = stdout;
+          stdout += chunk.toString();
+          if (!before.includes('timer\n') && stdout.includes('timer\n')) child.kill('SIGTERM');
+        });
+        child.on('close', (code, signal) => {
+          clearTimeout(giveUp);
+          const line = stdout.split('\n').find((text) => text.startsWith('{'));
+          if (code !== 0 || line === undefined) reject(new Error(`${mode}: exited with ${code ?? signal}: ${stderr.trim()}`));
+          else resolve(JSON.parse(line) as Record<string, number>);
+        });
+      });
+    }
+
+    it('a deferral re-armed from its own callback still lets timers and signal handlers run', async function () {
+      this.timeout(40_000);
+      const figures = await spin('defer');
+      assert.ok(figures.deferredAtTimer > 0, `the deferral ran before the timer (${figures.deferredAtTimer})`);
+      assert.ok(figures.deferred > figures.deferredAtTimer, 'and went on running after it');
+    });
+
+    it('a busy-poll loop that never runs dry still runs timers and handles SIGTERM', async function () {
+      this.timeout(40_000);
+      const figures = await spin('busy-poll');
+      assert.ok(figures.turnsAtTimer > 0, `the loop had spun ${figures.turnsAtTimer} turns when the timer ran`);
+      assert.ok(figures.turns > figures.turnsAtTimer);
+      assert.ok(figures.frames > 0);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { XdpDevice, XDP_PACKET_HEADROOM } from '../../../src/phy/xdp';
+import { XDP_MAX_MULTI_BUFFER_FRAME, XdpDevice, XDP_PACKET_HEADROOM } from '../../../src/phy/xdp';
 import { XdpConsumerRing, XdpProducerRing } from '../../../src/phy/xdp-ring';
 import { FakeXdpKernel } from './fake-xdp-kernel';
 
@@ -194,6 +194,59 @@ describe('AF_XDP rings (against a fake kernel, indices wrapping past 2^32)', () 
     device.receive(1, (offset) => { kept = offset; });
     assert.equal(device.bytes[kept], 0xa5);
     assert.equal(device.bytes[kept + 63], 0xa5);
+  });
+});
+
+describe('multi-buffer AF_XDP (XDP_USE_SG)', () => {
+  /** Chunks of the device's assembly region, which never leaves it. */
+  function withAssembly(kernel: FakeXdpKernel, device: XdpDevice): number[] {
+    const chunks = Math.ceil(XDP_MAX_MULTI_BUFFER_FRAME / kernel.frameSize);
+    return Array.from({ length: chunks }, (_, i) => (kernel.frameCount - chunks + i) * kernel.frameSize).filter(() => device.multiBuffer);
+  }
+
+  it('lends a frame that came in several descriptors whole, from one region, with token -1, and recycles the pieces', () => {
+    const kernel = new FakeXdpKernel({ ringSize: 128, frameCount: 512, multiBuffer: true });
+    const device = new XdpDevice(kernel.port, 2048, 512, 'fake0', { macAddress: '02:00:00:00:00:09' });
+    assert.equal(device.maxReceiveFrame, XDP_MAX_MULTI_BUFFER_FRAME);
+    const big = frame(65000, 3);
+    assert.ok(kernel.deliver(frame(100, 1)));
+    assert.ok(kernel.deliver(big));
+    assert.ok(kernel.deliver(frame(200, 2)));
+    const seen: Array<{ length: number; token: number; ok: boolean }> = [];
+    device.receive(1000, (offset, length, token) => {
+      seen.push({ length, token, ok: Buffer.from(device.bytes.subarray(offset, offset + length)).equals(Buffer.from(frame(length, length === 65000 ? 3 : length / 100))) });
+      assert.equal(device.replyInPlace(token, length), token >= 0);
+    });
+    assert.deepEqual(seen, [{ length: 100, token: seen[0].token, ok: true }, { length: 65000, token: -1, ok: true }, { length: 200, token: seen[2].token, ok: true }]);
+    assert.equal(device.stats().kernel.multiBufferFrames, 1);
+    device.flush();
+    kernel.transmit(1000);
+    device.flush();
+    const places = [...device.freeChunks(), ...kernel.heldChunks(), ...withAssembly(kernel, device)].sort((x, y) => x - y);
+    assert.deepEqual(places, Array.from({ length: 512 }, (_, i) => i * 2048), 'every chunk in one place, the assembly region apart');
+  });
+
+  it('puts together a frame whose pieces span two receive() calls', () => {
+    const kernel = new FakeXdpKernel({ ringSize: 128, frameCount: 512, multiBuffer: true });
+    const device = new XdpDevice(kernel.port, 2048, 512, 'fake0', { macAddress: '02:00:00:00:00:09' });
+    const big = frame(9000, 5);
+    assert.ok(kernel.deliver(big));
+    const lengths: number[] = [];
+    assert.equal(device.receive(2, (_o, length) => { lengths.push(length); }), 2);
+    assert.equal(lengths.length, 0, 'two of six pieces: nothing to lend yet');
+    device.receive(64, (offset, length) => {
+      lengths.push(length);
+      assert.ok(Buffer.from(device.bytes.subarray(offset, offset + length)).equals(Buffer.from(big)));
+    });
+    assert.deepEqual(lengths, [9000]);
+  });
+
+  it('without multi-buffer the kernel drops a frame larger than a chunk', () => {
+    const kernel = new FakeXdpKernel({ ringSize: 64, frameCount: 128 });
+    const device = new XdpDevice(kernel.port, 2048, 128, 'fake0', { macAddress: '02:00:00:00:00:09' });
+    assert.equal(device.multiBuffer, false);
+    assert.equal(kernel.deliver(frame(3000, 1)), false);
+    assert.equal(device.receive(64, () => assert.fail('nothing to lend')), 0);
   });
 });
 

@@ -1,0 +1,120 @@
+// The responder as a worker module for serve(): each worker answers UDP on
+// its own queue with its own Responder, and loads the handler module itself
+// (its setup runs once per worker, so caches and rate limits are per queue,
+// and so are its counters, which the main thread sums).
+// `nicring respond` runs this module on every queue it serves.
+
+import * as path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { captureDevice } from '../phy/capture';
+import type { Device } from '../phy/device';
+import { startTcpEcho } from './tcp-echo';
+import type { TcpServer } from '../socket/tcp';
+import { Responder, echoHandler, loadHandlerModule, setupHandler, type CountingHandler } from './responder';
+import type { CounterTree, OpenDeviceContext, WorkerContext, WorkerService } from './serve';
+
+/** `ServeOptions.options` for this module. */
+export interface RespondWorkerOptions {
+  /** UDP ports to answer on. */
+  ports: number[];
+  /** TCP ports to run an echo service on, beside UDP. */
+  tcpPorts?: number[];
+  /** Path of a handler module (echo without one). */
+  handler?: string;
+  /** The handler module's own options, parsed from the command line, given to its setup. */
+  handlerOptions?: Record<string, string | number | boolean | undefined>;
+  /** Record every frame to this pcap file; serving several queues, one file per queue (NAME-qN.pcap). */
+  pcap?: string;
+  /** Whether several queues are served (pcap file names then carry the queue). */
+  severalQueues?: boolean;
+  /** Requests after which GC events count as after warm-up (default 100,000). */
+  warmupRequests?: number;
+}
+
+/** GC events a worker places by request count, after warm-up (the first few). */
+const GC_TIMES_KEPT = 10;
+
+/** The pcap file for `queue`: FILE itself for one queue, FILE-qN.EXT for several. */
+export function pcapFileForQueue(file: string, queue: number, severalQueues: boolean): string {
+  if (!severalQueues) return file;
+  const extension = path.extname(file);
+  return `${file.slice(0, file.length - extension.length)}-q${queue}${extension || '.pcap'}`;
+}
+
+export function openDevice(context: OpenDeviceContext): Device {
+  const options = context.options as RespondWorkerOptions;
+  const device = context.open();
+  if (options.pcap === undefined) return device;
+  return captureDevice(device, pcapFileForQueue(options.pcap, context.queue, options.severalQueues === true));
+}
+
+/** Raised when the handler module's own setup refuses (a missing option, a file it cannot read): the user's to fix. */
+export class HandlerSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HandlerSetupError';
+  }
+}
+
+/** Raised when a TCP echo port cannot be served (already bound): the user's to fix. */
+export class TcpEchoError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TcpEchoError';
+  }
+}
+
+/** Load the handler module in this worker and run its setup for this worker's queue. */
+async function loadHandler(options: RespondWorkerOptions, context: WorkerContext): Promise<{ handler: CountingHandler; allowLargerReplies: boolean }> {
+  if (options.handler === undefined) return { handler: echoHandler, allowLargerReplies: false };
+  const module = loadHandlerModule(options.handler);
+  try {
+    const handler = await setupHandler(module, { options: options.handlerOptions ?? {}, iface: context.iface!, queue: context.queue });
+    return { handler, allowLargerReplies: module.allowLargerReplies };
+  } catch (error) {
+    throw new HandlerSetupError(`--handler ${module.file}: ${(error as Error).message}`);
+  }
+}
+
+export async function setup(context: WorkerContext): Promise<WorkerService> {
+  const options = context.options as RespondWorkerOptions;
+  const iface = context.iface;
+  if (iface === undefined) throw new TypeError('the responder needs an interface (serve option interface)');
+  const { handler, allowLargerReplies } = await loadHandler(options, context);
+  const responder = new Responder(iface, { ports: options.ports, handler, allowLargerReplies });
+  let tcpServers: TcpServer[] = [];
+  try {
+    tcpServers = await startTcpEcho(iface, options.tcpPorts ?? []);
+  } catch (error) {
+    responder.close();
+    throw new TcpEchoError(`--tcp: ${(error as Error).message}`);
+  }
+  // GC events after warm-up, with the request count each came at: early ones are the JIT still at work.
+  const warmupRequests = options.warmupRequests ?? 100_000;
+  let gcEventsAfterWarmup = 0;
+  const gcAfterWarmupAtRequest: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    const requests = responder.counters.requests;
+    if (requests < warmupRequests) return;
+    const entries = list.getEntries();
+    gcEventsAfterWarmup += entries.length;
+    for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(requests);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    counters: (): CounterTree => {
+      const c = responder.counters;
+      return {
+        requests: c.requests, replies: c.replies, requestBytes: c.requestBytes, replyBytes: c.replyBytes,
+        requestsDropped: responder.droppedTotal(), dropped: { ...c.dropped },
+        ...(responder.handlerCounters === null ? {} : { handler: { ...responder.handlerCounters } }),
+        gcEventsAfterWarmup, gcAfterWarmupAtRequest: [...gcAfterWarmupAtRequest],
+      };
+    },
+    close: () => {
+      observer.disconnect();
+      for (const server of tcpServers) server.close();
+      responder.close();
+    },
+  };
+}
