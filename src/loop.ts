@@ -274,6 +274,13 @@ export class Loop {
   readonly timers: TimerQueue;
   readonly clock: Clock;
   readonly counters: LoopStats = { turns: 0, batches: 0, frames: 0, yields: 0, rearms: 0, timersRun: 0 };
+  /**
+   * The loop's time at index 0: the turn's time during a turn, else what
+   * refreshNow() last read. Per-packet code that needs the time calls
+   * refreshNow() and reads it here: a number returned from a call that is
+   * not inlined is boxed, a garbage object per packet.
+   */
+  readonly nowCell = new Float64Array(1);
   /** Where received frames go (the stack's input). */
   onFrame: FrameHandler;
 
@@ -346,6 +353,11 @@ export class Loop {
     return this.inTurn ? this.turnNowMs : this.clock.nowMs();
   }
 
+  /** Bring nowCell to nowMs() (outside a turn, frames handed to the stack by hand, as tests do, need it). */
+  refreshNow(): void {
+    if (!this.inTurn) this.nowCell[0] = this.clock.nowMs();
+  }
+
   get isRunning(): boolean {
     return this.running;
   }
@@ -403,6 +415,7 @@ export class Loop {
   turn(): void {
     if (!this.running || this.device.closed) return;
     this.turnNowMs = this.clock.nowMs();
+    this.nowCell[0] = this.turnNowMs;
     this.inTurn = true;
     try {
       this.drain();

@@ -161,7 +161,7 @@ export class Interface extends EventEmitter {
     this.reassembler = new Reassembler(counters, this.loop, (slot, nowMs) => this.icmp.reassemblyTimedOut(slot, nowMs), options.reassembly);
     this.icmp = new IcmpLayer(this.link, this.output, identification, counters, this.addressing, scratch, now, options.icmp);
     this.udp = new UdpLayer(this.link, this.output, identification, this.icmp, this.addressing, counters, this.checksums, scratch, () => this.sent());
-    this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity, now);
+    this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity);
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;
     this.icmp.udp = this.udp;

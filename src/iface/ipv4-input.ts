@@ -54,7 +54,6 @@ export class Ipv4Input {
   private readonly addressing: Ipv4Addressing;
   private readonly counters: StackCounters;
   private readonly reassembler: Reassembler;
-  private readonly now: () => number;
   private readonly frameCapacity: number;
   private readonly packet = new Ipv4Packet();
   private readonly direct = new Ipv4Datagram();
@@ -63,12 +62,11 @@ export class Ipv4Input {
   udp: TransportInput | null = null;
   tcp: TransportInput | null = null;
 
-  constructor(addressing: Ipv4Addressing, counters: StackCounters, reassembler: Reassembler, frameCapacity: number, now: () => number) {
+  constructor(addressing: Ipv4Addressing, counters: StackCounters, reassembler: Reassembler, frameCapacity: number) {
     this.addressing = addressing;
     this.counters = counters;
     this.reassembler = reassembler;
     this.frameCapacity = frameCapacity;
-    this.now = now;
   }
 
   /**
@@ -133,7 +131,7 @@ export class Ipv4Input {
     }
     if (packet.isFragment) {
       counters.ipv4FragmentsReceived++;
-      const slot = this.reassembler.add(packet, this.now());
+      const slot = this.reassembler.add(packet);
       if (slot !== null) this.deliverReassembled(slot, toBroadcast);
       return;
     }

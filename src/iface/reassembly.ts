@@ -15,12 +15,11 @@
 // datagram (as Linux does since the FragmentSmack fixes, and RFC 5722 asks
 // for IPv6); a fragment adding nothing new is an ignored duplicate.
 
-import type { Timer } from '../loop';
+import type { Loop, Timer } from '../loop';
 import { copyBytes } from '../wire/bytes';
 import { internetChecksum } from '../wire/checksum';
 import { IPV4_MAX_HEADER_LEN, type Ipv4Packet, ipv4Field } from '../wire/ipv4';
 import type { StackCounters } from './counters';
-import type { TimerHost } from './neighbor-cache';
 
 /** Largest IPv4 payload: Total Length is 16 bits and includes a 20-byte header at least. */
 export const IPV4_MAX_PAYLOAD_LEN = 0xffff - 20;
@@ -39,8 +38,12 @@ export interface ReassemblyOptions {
 /** One datagram being reassembled; when complete, its header and payload are contiguous in `view`. */
 export class ReassemblySlot {
   inUse = false;
-  source = 0;
-  destination = 0;
+  /**
+   * The addresses as signed 32-bit numbers: always small integers to V8, so
+   * matching a fragment never boxes one (see `source` and `destination`).
+   */
+  sourceBits = 0;
+  destinationBits = 0;
   protocol = 0;
   identification = 0;
   firstMs = 0;
@@ -56,6 +59,16 @@ export class ReassemblySlot {
   view: DataView | null = null;
   bytes: Uint8Array | null = null;
   blocks: Uint8Array | null = null;
+
+  /** The datagram's source address (u32). */
+  get source(): number {
+    return this.sourceBits >>> 0;
+  }
+
+  /** The datagram's destination address (u32). */
+  get destination(): number {
+    return this.destinationBits >>> 0;
+  }
 
   /** Where the payload starts in `view`. */
   get payloadOffset(): number {
@@ -73,6 +86,13 @@ export class ReassemblySlot {
   }
 }
 
+/**
+ * The loop as the reassembler uses it: one timer, and the time read in
+ * place (`nowCell`, brought up to date by `refreshNow()`), so that a
+ * fragment costs no boxed number.
+ */
+export type ReassemblyClock = Pick<Loop, 'timer' | 'nowCell' | 'refreshNow'>;
+
 /** Called when a datagram times out, before its slot is freed (for ICMP time exceeded). */
 export type ReassemblyTimeoutHandler = (slot: ReassemblySlot, nowMs: number) => void;
 
@@ -85,12 +105,14 @@ export class Reassembler {
   private readonly onTimeout: ReassemblyTimeoutHandler;
   /** Due when the oldest datagram in progress expires; disarmed while none is. */
   private readonly sweepTimer: Timer;
+  private readonly clock: ReassemblyClock;
   private slotsInUse = 0;
 
-  constructor(counters: StackCounters, timers: TimerHost, onTimeout: ReassemblyTimeoutHandler, options: ReassemblyOptions = {}) {
+  constructor(counters: StackCounters, clock: ReassemblyClock, onTimeout: ReassemblyTimeoutHandler, options: ReassemblyOptions = {}) {
     this.counters = counters;
+    this.clock = clock;
     this.onTimeout = onTimeout;
-    this.sweepTimer = timers.timer((nowMs) => this.sweep(nowMs));
+    this.sweepTimer = clock.timer((nowMs) => this.sweep(nowMs));
     this.maxDatagrams = options.maxDatagrams ?? 16;
     this.timeoutMs = options.timeoutMs ?? 30000;
     if (!Number.isInteger(this.maxDatagrams) || this.maxDatagrams < 1) throw new TypeError(`reassembly.maxDatagrams must be a positive integer, got ${options.maxDatagrams}`);
@@ -111,11 +133,11 @@ export class Reassembler {
   }
 
   /**
-   * Add one fragment (a packet already checked: header, lengths, checksum).
-   * Returns the slot once its datagram is complete — the caller hands it up
-   * and then calls release() — or null.
+   * Add one fragment (a packet already checked: header, lengths, checksum),
+   * at the loop's current time. Returns the slot once its datagram is
+   * complete — the caller hands it up and then calls release() — or null.
    */
-  add(packet: Ipv4Packet, nowMs: number): ReassemblySlot | null {
+  add(packet: Ipv4Packet): ReassemblySlot | null {
     const counters = this.counters;
     const offset = packet.fragmentOffsetBytes;
     const headerLength = packet.headerLength;
@@ -130,7 +152,7 @@ export class Reassembler {
       counters.reassemblyTooLarge++;
       return null;
     }
-    const slot = this.find(packet, nowMs);
+    const slot = this.find(packet);
     if ((slot.payloadLength >= 0 && end > slot.payloadLength) || (!more && (end < slot.highestEnd || (slot.payloadLength >= 0 && end !== slot.payloadLength)))) {
       counters.reassemblyTooLarge++;
       this.release(slot);
@@ -179,19 +201,22 @@ export class Reassembler {
     this.sweepTimer.cancel();
   }
 
-  private find(packet: Ipv4Packet, nowMs: number): ReassemblySlot {
-    const source = packet.source;
-    const destination = packet.destination;
+  private find(packet: Ipv4Packet): ReassemblySlot {
+    // Addresses read signed: an unsigned one above 2^31 is a heap number wherever the read is not inlined.
+    const source = packet.view.getInt32(packet.offset + ipv4Field.SOURCE);
+    const destination = packet.view.getInt32(packet.offset + ipv4Field.DESTINATION);
     const protocol = packet.protocol;
     const identification = packet.identification;
     let free: ReassemblySlot | null = null;
     let oldest: ReassemblySlot | null = null;
-    for (const slot of this.slots) {
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
       if (!slot.inUse) {
         if (free === null) free = slot;
         continue;
       }
-      if (slot.identification === identification && slot.source === source && slot.destination === destination && slot.protocol === protocol) return slot;
+      if (slot.identification === identification && slot.sourceBits === source && slot.destinationBits === destination && slot.protocol === protocol) return slot;
       if (oldest === null || slot.firstMs < oldest.firstMs) oldest = slot;
     }
     let slot = free;
@@ -209,10 +234,12 @@ export class Reassembler {
       (slot.blocks as Uint8Array).fill(0, 0, (slot.highestEnd + 7) >>> BLOCK_SHIFT);
     }
     slot.inUse = true;
-    slot.source = source;
-    slot.destination = destination;
+    slot.sourceBits = source;
+    slot.destinationBits = destination;
     slot.protocol = protocol;
     slot.identification = identification;
+    this.clock.refreshNow();
+    const nowMs = this.clock.nowCell[0];
     slot.firstMs = nowMs;
     slot.payloadLength = -1;
     slot.highestEnd = 0;
