@@ -7,47 +7,15 @@ import { strict as assert } from 'node:assert';
 import { KeyedTokenBuckets, TokenBucket } from '../../../src/iface/rate-limit';
 import { IPV4_MAX_PAYLOAD_LEN } from '../../../src/iface/reassembly';
 import { ARP_OPERATION_REQUEST } from '../../../src/wire/arp';
-import { internetChecksum } from '../../../src/wire/checksum';
 import { ETHERTYPE_ARP } from '../../../src/wire/ethernet';
 import { IPV4_MAX_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_UDP } from '../../../src/wire/ipv4';
+import { FLOOD_BATCH as BATCH, fixIpv4Checksum, flood } from '../../helpers/flood';
 import { countGcEvents } from '../../helpers/gc';
 import { BROADCAST_MAC, STACK_ADDRESS, StackFixture, arpPacket, echoRequest, ethernetFrame, ip, ipv4Packet, pattern, udpDatagram } from './peer';
 
 const INSERTS = 1_000_000;
-const BATCH = 64;
 /** One reassembly slot: the longest header, the largest payload, and a flag per 8-byte block. */
 const SLOT_BYTES = IPV4_MAX_HEADER_LEN + IPV4_MAX_PAYLOAD_LEN + Math.ceil(IPV4_MAX_PAYLOAD_LEN / 8);
-
-/**
- * Sends `count` copies of `template` from the peer, `patch(view, offset, i)` making copy `i` new,
- * one batch at a time, the clock moving `msPerBatch` per batch; `check()` runs after every batch.
- */
-function flood(fixture: StackFixture, template: Uint8Array, count: number, patch: (view: DataView, offset: number, i: number) => void, msPerBatch: number, check: () => void): void {
-  const peer = fixture.peerDevice;
-  const stack = fixture.stackDevice;
-  const drain = (): void => undefined;
-  for (let sent = 0; sent < count;) {
-    for (let n = 0; n < BATCH && sent < count; n++, sent++) {
-      const offset = peer.allocTx();
-      if (offset < 0) throw new Error('peer: no free buffer');
-      peer.bytes.set(template, offset);
-      patch(peer.memory, offset, sent);
-      peer.transmit(offset, template.length);
-    }
-    peer.flush();
-    fixture.clock.advance(msPerBatch);
-    fixture.iface.loop.turn();
-    stack.flush();
-    peer.receive(1 << 16, drain);
-    check();
-  }
-}
-
-/** Rewrite the IPv4 header checksum of the packet at `at` (20-byte header). */
-function fixIpv4Checksum(view: DataView, at: number): void {
-  view.setUint16(at + 10, 0);
-  view.setUint16(at + 10, internetChecksum(view, at, 20));
-}
 
 describe('iface limits: each bound holds under 1,000,000 inserts', function () {
   this.timeout(180000);
