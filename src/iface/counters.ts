@@ -274,8 +274,8 @@ export class StackCounters {
   framesSent = 0;
   /** No free transmit buffer. */
   txNoBuffer = 0;
-  /** The device refused a frame (TX ring full). */
-  txRingFull = 0;
+  /** The device refused a frame (its TX ring was full). */
+  txDeviceFull = 0;
   /** Frames not sent because the link was down. */
   txLinkDown = 0;
   /** Errors thrown by the device while flushing. */
@@ -286,6 +286,17 @@ export class StackCounters {
   linkUp = 0;
   linkAbsent = 0;
 }
+
+/**
+ * Counters of things done rather than refused; every other counter outside
+ * TCP's names a drop reason (TCP's drop reasons: src/tcp/drops.ts).
+ */
+export const STACK_TRAFFIC_COUNTERS: ReadonlySet<string> = new Set([
+  'framesReceived', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent', 'arpEntriesExpired',
+  'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
+  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent',
+  'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported', 'udpRepliesInPlace', 'framesSent', 'linkDown', 'linkUp', 'linkAbsent',
+]);
 
 /** The counters as a plain object. */
 export type StackCountersSnapshot = { [K in keyof StackCounters]: number };

@@ -30,6 +30,25 @@ import { UdpLayer } from './udp';
 import { TcpLayer } from '../tcp/layer';
 import type { TcpOptions } from '../tcp/config';
 
+/**
+ * How full the interface's caches and queues are (gauges). TCP's
+ * connection count is the stack counter tcpConnections.
+ */
+export interface CacheSizes {
+  /** Neighbour cache entries (at most arp.maxEntries). */
+  arpEntries: number;
+  /** Frames waiting for a neighbour to resolve (at most arp.maxQueuedFrames). */
+  arpQueuedFrames: number;
+  /** Datagrams being reassembled (at most reassembly.maxDatagrams). */
+  reassemblyDatagrams: number;
+  /** Bytes of reassembly buffers allocated (at most maxDatagrams of about 72 KiB). */
+  reassemblyBufferBytes: number;
+  /** TCP connections in TIME-WAIT (at most tcp.maxTimeWait). */
+  tcpTimeWaitConnections: number;
+  /** Timers armed in the loop's queue. */
+  timersArmed: number;
+}
+
 /** How to set up an interface. */
 export interface InterfaceOptions {
   /** Our address and prefix, e.g. "198.18.0.1/24". */
@@ -239,6 +258,18 @@ export class Interface extends EventEmitter {
   /** Every counter, as a plain object (a copy). */
   counters(): StackCountersSnapshot {
     return { ...this.stats };
+  }
+
+  /** How full each cache and queue is now (their bounds: docs/limits.md). */
+  cacheSizes(): CacheSizes {
+    return {
+      arpEntries: this.neighbors.size,
+      arpQueuedFrames: this.neighbors.pendingFrames,
+      reassemblyDatagrams: this.reassembler.pending,
+      reassemblyBufferBytes: this.reassembler.memoryBytes,
+      tcpTimeWaitConnections: this.tcp.timeWaitConnections,
+      timersArmed: this.loop.timers.size,
+    };
   }
 
   /** What the neighbor cache holds for `address` ("198.18.0.2"), or null. */

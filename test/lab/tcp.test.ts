@@ -392,7 +392,7 @@ print(s.makefile().read().strip())`);
           assert.equal(tsoWhileAttached, 'off');
           assert.equal(kernel.multiBufferFrames, 0);
         }
-        assert.equal(kernel.rxDropped, 0);
+        assert.equal(kernel.xdpRxDropped, 0);
       }
     });
   }
