@@ -10,7 +10,9 @@
 // - throughput: dnsperf unpaced (up to 100 queries outstanding) for
 //   --seconds; queries per second, median over rounds, and the ratio;
 // - latency: dnsperf paced at --rate queries per second with -v, which
-//   prints every query's latency; percentiles over all rounds.
+//   prints every query's latency; percentiles over all rounds;
+// - over TCP: dnsperf -m tcp unpaced (one connection, up to 100 queries
+//   outstanding on it, pipelined) for --seconds; queries per second.
 //
 //   sudo npx tsx bench/dns.ts [--rounds 3] [--seconds 5] [--rate 20000] [--latency-seconds 5]
 //
@@ -102,11 +104,11 @@ function startNsd(lab: Lab, work: string): Running {
   };
 }
 
-/** The status and answer section dig shows for every query of the mix, to check both servers answer alike. */
+/** The status and answer section dig shows for every query of the mix (over UDP, then over TCP), to check both servers answer alike. */
 function digAnswers(lab: Lab): string[] {
-  return QUERIES.map((line) => {
-    const [name, type] = line.split(' ');
-    const output = spawnSync('ip', ['netns', 'exec', lab.peer.netns, 'dig', `@${lab.nicring.ip}`, '+norec', '+time=2', name, type], { encoding: 'utf8' }).stdout;
+  return [...QUERIES.map((line) => `${line} udp`), ...QUERIES.map((line) => `${line} tcp`)].map((line) => {
+    const [name, type, over] = line.split(' ');
+    const output = spawnSync('ip', ['netns', 'exec', lab.peer.netns, 'dig', `@${lab.nicring.ip}`, '+norec', '+time=2', ...(over === 'tcp' ? ['+tcp'] : []), name, type], { encoding: 'utf8' }).stdout;
     const status = /status: (\w+)/.exec(output)?.[1] ?? 'no answer';
     const section = /;; ANSWER SECTION:\n([\s\S]*?)\n\n/.exec(output)?.[1] ?? '';
     return [status, ...section.split('\n').filter((row) => row !== '').map((row) => row.split(/\s+/).join(' ')).sort()].join('; ');
@@ -174,9 +176,9 @@ async function main(): Promise<void> {
     process.exit(130);
   };
   process.once('SIGINT', stopAll);
-  const results: Record<ServerName, { throughput: Throughput[]; latency: number[]; badCodes: number; answers: string[] }> = {
-    nicring: { throughput: [], latency: [], badCodes: 0, answers: [] },
-    nsd: { throughput: [], latency: [], badCodes: 0, answers: [] },
+  const results: Record<ServerName, { throughput: Throughput[]; tcp: Throughput[]; latency: number[]; badCodes: number; answers: string[] }> = {
+    nicring: { throughput: [], tcp: [], latency: [], badCodes: 0, answers: [] },
+    nsd: { throughput: [], tcp: [], latency: [], badCodes: 0, answers: [] },
   };
   try {
     for (let round = 0; round < rounds; round++) {
@@ -187,10 +189,12 @@ async function main(): Promise<void> {
           if (round === 0) results[name].answers = digAnswers(lab);
           const t = throughput(dnsperf(lab, queries, ['-l', String(seconds)]));
           const l = latencies(dnsperf(lab, queries, ['-l', String(latencySeconds), '-Q', String(rate), '-v']));
+          const overTcp = throughput(dnsperf(lab, queries, ['-m', 'tcp', '-l', String(seconds)]));
           results[name].throughput.push(t);
+          results[name].tcp.push(overTcp);
           results[name].latency.push(...l.samples);
           results[name].badCodes += l.badCodes;
-          console.log(`round ${round + 1} ${name}: ${t.qps} queries/s (${t.lost} lost); paced ${rate}/s: ${l.samples.length} answers`);
+          console.log(`round ${round + 1} ${name}: ${t.qps} queries/s (${t.lost} lost); paced ${rate}/s: ${l.samples.length} answers; TCP ${overTcp.qps} queries/s (${overTcp.lost} lost)`);
         } finally {
           await current.stop();
           current = null;
@@ -203,9 +207,10 @@ async function main(): Promise<void> {
   }
 
   // Both must have served the same data the same way (answer and authority sections as dig shows them).
-  QUERIES.forEach((query, index) => {
-    if (results.nicring.answers[index] !== results.nsd.answers[index]) {
-      throw new Error(`${query}: nicring answered "${results.nicring.answers[index]}", NSD "${results.nsd.answers[index]}"`);
+  results.nicring.answers.forEach((answer, index) => {
+    if (answer !== results.nsd.answers[index]) {
+      const query = `${QUERIES[index % QUERIES.length]} over ${index < QUERIES.length ? 'UDP' : 'TCP'}`;
+      throw new Error(`${query}: nicring answered "${answer}", NSD "${results.nsd.answers[index]}"`);
     }
   });
   const summary = Object.fromEntries((Object.keys(results) as ServerName[]).map((name) => {
@@ -213,14 +218,21 @@ async function main(): Promise<void> {
     const sorted = [...r.latency].sort((a, b) => a - b);
     return [name, {
       qpsMedian: median(r.throughput.map((t) => t.qps)), qps: r.throughput.map((t) => t.qps), lost: r.throughput.map((t) => t.lost),
+      tcpQpsMedian: median(r.tcp.map((t) => t.qps)), tcpQps: r.tcp.map((t) => t.qps), tcpLost: r.tcp.map((t) => t.lost),
       latencyMs: { samples: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] },
       badCodes: r.badCodes,
     }];
-  })) as unknown as Record<ServerName, { qpsMedian: number; qps: number[]; lost: number[]; latencyMs: Record<string, number>; badCodes: number }>;
+  })) as unknown as Record<ServerName, {
+    qpsMedian: number; qps: number[]; lost: number[]; tcpQpsMedian: number; tcpQps: number[]; tcpLost: number[]; latencyMs: Record<string, number>; badCodes: number;
+  }>;
   const ratio = summary.nicring.qpsMedian / summary.nsd.qpsMedian;
+  const tcpRatio = summary.nicring.tcpQpsMedian / summary.nsd.tcpQpsMedian;
   const out = path.join(ROOT, 'bench', 'out');
   fs.mkdirSync(out, { recursive: true });
-  const report = { command: `npx tsx bench/dns.ts ${process.argv.slice(2).join(' ')}`.trim(), rounds, seconds, rate, latencySeconds, cpus: { server: SERVER_CPU, dnsperf: LOAD_CPU }, summary, ratio };
+  const report = {
+    command: `npx tsx bench/dns.ts ${process.argv.slice(2).join(' ')}`.trim(), rounds, seconds, rate, latencySeconds, cpus: { server: SERVER_CPU, dnsperf: LOAD_CPU },
+    loadAverage: os.loadavg(), summary, ratio, tcpRatio,
+  };
   fs.writeFileSync(path.join(out, 'dns.json'), `${JSON.stringify(report, null, 2)}\n`);
   const ms = (value: number): string => value.toFixed(3);
   console.log(`\n| server | queries/s (median of ${rounds}; each round) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms (paced ${rate}/s) |`);
@@ -231,8 +243,15 @@ async function main(): Promise<void> {
     console.log(`| ${name === 'nicring' ? 'nicring DNS example' : 'NSD 4.6 (kernel sockets)'} | ${s.qpsMedian} (${s.qps.join(', ')}) | ${ms(l.p50)} | ${ms(l.p90)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.max)} |`);
   }
   console.log(`\nnicring / NSD: ${ratio.toFixed(2)}x`);
+  console.log(`\n| over TCP (dnsperf -m tcp, one connection) | queries/s (median of ${rounds}; each round) |`);
+  console.log('|---|---|');
+  for (const name of ['nicring', 'nsd'] as ServerName[]) {
+    console.log(`| ${name === 'nicring' ? 'nicring DNS example' : 'NSD 4.6 (kernel sockets)'} | ${summary[name].tcpQpsMedian} (${summary[name].tcpQps.join(', ')}) |`);
+  }
+  console.log(`\nnicring / NSD over TCP: ${tcpRatio.toFixed(2)}x`);
   fs.rmSync(work, { recursive: true, force: true });
   if (summary.nicring.badCodes + summary.nsd.badCodes > 0) throw new Error('some answers were neither NOERROR nor NXDOMAIN');
+  if ([...summary.nicring.tcpLost, ...summary.nsd.tcpLost].some((lost) => lost > 0)) throw new Error('queries lost over TCP');
 }
 
 main().catch((error: Error) => {

@@ -167,13 +167,11 @@ export async function commandRespond(argv: string[]): Promise<number> {
     if ((error as Error).name === 'HandlerSetupError' || (error as Error).name === 'TcpEchoError') throw new UsageError((error as Error).message.replace(/^queue \d+: /, ''));
     throw error;
   }
-  // The figures the metrics read: the sum over the workers, as of the latest request for them (once a second).
-  let latest = await responders.stats();
   let metrics: MetricsServer | undefined;
   if (metricsTarget !== undefined) {
     try {
       metrics = await MetricsServer.start({
-        host: metricsTarget.address, port: metricsTarget.port, read: () => counterGroups(latest),
+        host: metricsTarget.address, port: metricsTarget.port, read: () => responders.stats().then(counterGroups),
         info: { iface: responders.ports[0].name, backend: responders.ports[0].backend, mode: responders.ports[0].mode, service },
       });
     } catch (error) {
@@ -186,6 +184,11 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const json = options.json as boolean;
   const live = new LiveLine(json);
   const [first] = responders.ports;
+  // The TCP ports the handler module serves (DNS over TCP on its UDP ports), as every worker reported them.
+  const initial = await responders.stats();
+  const handlerTcpLabel = (initial.total.service as unknown as ResponderFigures).handlerTcpPorts ?? '';
+  const handlerTcpPorts = [...new Set(String(handlerTcpLabel).split(',').filter((port) => port !== '').map(Number))];
+  const servesTcp = tcpPorts.length > 0 || handlerTcpPorts.length > 0;
   const several = responders.queues.length > 1;
   // Every worker opened its port the same way: one warning for a fallback.
   const fallback = first.fallback;
@@ -193,14 +196,15 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const vlan = first.vlan ?? 0;
   if (vlan !== 0 && first.backend === 'xdp') console.error(vlanOffloadWarning(vlan, first.name));
   const describe = {
-    iface: first.name, address: options.address as string, ports, tcpPorts, service, backend: first.backend, mode: first.mode,
+    iface: first.name, address: options.address as string, ports, tcpPorts, ...(handlerTcpPorts.length > 0 ? { handlerTcpPorts } : {}), service, backend: first.backend, mode: first.mode,
     checksums: first.checksums, ...(vlan !== 0 ? { vlan } : {}), uid: process.getuid?.(),
     queues: [...responders.queues], cpus: cpus ?? null,
   };
   const where = several ? `${first.name} queues ${responders.queues.join(',')}` : first.name;
   const metricsUrl = metrics === undefined ? undefined : `http://${metricsTarget?.address}:${metrics.address.port}/metrics`;
   if (json) console.log(JSON.stringify({ event: 'ready', ...describe, fallback, ...(metricsUrl === undefined ? {} : { metrics: metricsUrl }) }));
-  else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')}${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} `
+  else console.log(`nicring respond: ${service} on ${describe.address.split('/')[0]} UDP ${ports.join(',')}${handlerTcpPorts.length > 0 ? ` and TCP ${handlerTcpPorts.join(',')}` : ''}`
+    + `${tcpPorts.length > 0 ? `, TCP echo ${tcpPorts.join(',')}` : ''} `
     + `via ${where}${vlan !== 0 ? ` VLAN ${vlan}` : ''} (${first.backend} ${first.mode}, one worker per queue; checksums ${first.checksums}); `
     + `${metricsUrl === undefined ? '' : `metrics at ${metricsUrl}; `}Ctrl-C stops`);
   // Every worker watches the same link: say each change once.
@@ -219,7 +223,6 @@ export async function commandRespond(argv: string[]): Promise<number> {
   const last = { ms: startMs, rx: 0, tx: 0, replies: 0 };
   // Once a second: the workers' figures, summed; the live line and the JSON show the sum, the JSON each queue too.
   const show = (event: string, stats: ServiceStats): void => {
-    latest = stats;
     const now = performance.now();
     const total = stats.total;
     const counters = total.service as unknown as ResponderFigures;
@@ -242,7 +245,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
       device: deviceCounts(total.device), kernel: total.device.kernel, stack: total.stack, caches: total.caches,
       unaccounted: total.stack === undefined ? undefined : unaccounted(total.stack), loop: total.loop,
       ...(counters.handler === undefined ? {} : { handler: counters.handler }),
-      ...(tcpPorts.length > 0 ? { tcp } : {}),
+      ...(servesTcp ? { tcp } : {}),
       perQueue: stats.queues.map(queueFigures),
     };
     last.ms = now;
@@ -257,7 +260,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
     for (const reason in fields.drops) dropText += `${dropText ? ', ' : ''}${reason} ${fields.drops[reason]}`;
     live.show(`${where} ${first.backend} ${first.mode} | rx ${formatRate(fields.rxPps)}pps tx ${formatRate(fields.txPps)}pps | `
       + `requests ${fields.requests} replies ${fields.replies}${fields.udpChecksumPartial > 0 ? ` (partial checksums ${fields.udpChecksumPartial})` : ''} | `
-      + (tcpPorts.length > 0 ? `tcp open ${tcp.open} accepted ${tcp.accepted} reset ${tcp.reset} retrans ${tcp.retransmits} | ` : '')
+      + (servesTcp ? `tcp open ${tcp.open} accepted ${tcp.accepted} reset ${tcp.reset} retrans ${tcp.retransmits} | ` : '')
       + `drops: ${dropText || 'none'}`, fields);
   };
   let asking = false;
@@ -297,6 +300,8 @@ interface ResponderFigures {
   requestsDropped?: number;
   dropped?: Record<string, number>;
   handler?: Record<string, number>;
+  /** The TCP ports the handler serves, comma-separated (a label, the same on every queue). */
+  handlerTcpPorts?: string;
   gcEventsAfterWarmup?: number;
   gcAfterWarmupAtRequest?: number[];
 }
@@ -351,5 +356,7 @@ function queueFigures(q: QueueStats): Record<string, unknown> {
     drops: dropsOf(counters, q.stack as unknown as Record<string, number> | undefined, q.device),
     neighborsShared: q.neighbors?.sent ?? 0, neighborsAdopted: q.neighbors?.adopted ?? 0,
     gcEvents: q.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0,
+    tcpAccepted: q.stack?.tcpPassiveOpens ?? 0,
+    ...(counters.handler === undefined ? {} : { handler: counters.handler }),
   };
 }

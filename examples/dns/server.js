@@ -13,13 +13,17 @@
 //   owned by the name asked for point at it; other names are compressed
 //   against each other and against the parts of the question written in
 //   the zone's own case.
-// - The reply fits 512 bytes, or with EDNS the client's size (at least 512)
-//   up to this server's; an answer that does not fit is sent empty with
-//   TC=1. Unknown EDNS versions get BADVERS.
+// - Over UDP the reply fits 512 bytes, or with EDNS the client's size (at
+//   least 512) up to this server's; an answer that does not fit is sent
+//   empty with TC=1, and the client asks again over TCP, where the reply may
+//   take 65535 bytes whatever the EDNS size (RFC 7766 8) and is never rate
+//   limited. Unknown EDNS versions get BADVERS.
 // - Malformed queries get FORMERR (header only); responses and fragments
 //   shorter than a header get nothing.
 //
-// Every query ends in exactly one outcome counter. Nothing here allocates.
+// Every query, over either transport, ends in exactly one outcome counter;
+// `tcpQueries` says how many came over TCP, and the other tcp* counters are
+// the TCP service's (tcp-service.js). Nothing here allocates.
 'use strict';
 
 const {
@@ -43,6 +47,8 @@ const DEFAULT_EDNS_UDP_SIZE = 1232;
  *   queries: number, answers: number, noData: number, nxDomain: number, referrals: number, truncated: number,
  *   refused: number, formErr: number, notImp: number, badVers: number, rrlSlipped: number, rrlDropped: number,
  *   ignoredResponses: number, ignoredTooShort: number,
+ *   tcpQueries: number, tcpAccepted: number, tcpRefused: number, tcpIdleTimeouts: number,
+ *   tcpBadLength: number, tcpClosedAfterFormErr: number, tcpIncomplete: number,
  * }} DnsCounters
  */
 
@@ -63,6 +69,7 @@ function newCounters() {
     queries: 0, answers: 0, noData: 0, nxDomain: 0, referrals: 0, truncated: 0,
     refused: 0, formErr: 0, notImp: 0, badVers: 0, rrlSlipped: 0, rrlDropped: 0,
     ignoredResponses: 0, ignoredTooShort: 0,
+    tcpQueries: 0, tcpAccepted: 0, tcpRefused: 0, tcpIdleTimeouts: 0, tcpBadLength: 0, tcpClosedAfterFormErr: 0, tcpIncomplete: 0,
   };
 }
 
@@ -115,13 +122,32 @@ class DnsServer {
   }
 
   /**
-   * Answer the DNS query of `length` bytes at `base` in `bytes`/`view`, writing
-   * the reply in its place (at most `capacity` bytes); returns the reply's
-   * length, or -1 for no reply.
+   * Answer the DNS query of `length` bytes at `base` in `bytes`/`view` that
+   * came over UDP, writing the reply in its place (at most `capacity` bytes);
+   * returns the reply's length, or -1 for no reply.
    * @param {Uint8Array} bytes @param {DataView} view @param {number} base @param {number} length
    * @param {number} capacity @param {number} client the client's IPv4 address as a 32-bit integer (`address | 0`), for rate limiting
    */
   answer(bytes, view, base, length, capacity, client) {
+    return this.respond(bytes, view, base, length, capacity, client, false);
+  }
+
+  /**
+   * The same for a query that came over TCP (its length prefix already
+   * taken off): the reply may fill `capacity` (up to 65535 bytes) whatever
+   * the query's EDNS size, and is not rate limited.
+   * @param {Uint8Array} bytes @param {DataView} view @param {number} base @param {number} length @param {number} capacity
+   */
+  answerTcp(bytes, view, base, length, capacity) {
+    this.counters.tcpQueries++;
+    return this.respond(bytes, view, base, length, capacity, 0, true);
+  }
+
+  /**
+   * @param {Uint8Array} bytes @param {DataView} view @param {number} base @param {number} length
+   * @param {number} capacity @param {number} client @param {boolean} overTcp
+   */
+  respond(bytes, view, base, length, capacity, client, overTcp) {
     const counters = this.counters;
     counters.queries++;
     if (length < HEADER_LEN) {
@@ -138,9 +164,9 @@ class DnsServer {
     this.base = base;
     this.hasOpt = false;
     this.questionEnd = -1;
-    const outcome = this.resolve(queryFlags, base + length, capacity);
+    const outcome = this.resolve(queryFlags, base + length, capacity, overTcp);
     const replyLength = this.pos - base;
-    if (this.rrl !== null) {
+    if (this.rrl !== null && !overTcp) {
       const verdict = this.rrl.check(client, this.clock.nowMs());
       if (verdict !== RRL_SEND) {
         if (verdict === RRL_SLIP) {
@@ -168,9 +194,9 @@ class DnsServer {
 
   /**
    * Check the query, look its name up and write the reply; returns the outcome.
-   * @param {number} queryFlags @param {number} end @param {number} capacity
+   * @param {number} queryFlags @param {number} end @param {number} capacity @param {boolean} overTcp
    */
-  resolve(queryFlags, end, capacity) {
+  resolve(queryFlags, end, capacity, overTcp) {
     const view = this.view;
     const base = this.base;
     const opcode = (queryFlags >> OPCODE_SHIFT) & OPCODE_MASK;
@@ -187,8 +213,8 @@ class DnsServer {
     if (!this.readAdditional(questionEnd, end, view.getUint16(base + H.ARCOUNT))) return this.bare(queryFlags, RCODE.FORMERR, OUT_FORMERR);
 
     // From here on the reply keeps the question and may carry an OPT record.
-    let limit = CLASSIC_UDP_SIZE;
-    if (this.hasOpt) {
+    let limit = overTcp ? capacity : CLASSIC_UDP_SIZE;
+    if (this.hasOpt && !overTcp) {
       limit = this.optUdpSize < CLASSIC_UDP_SIZE ? CLASSIC_UDP_SIZE : this.optUdpSize;
       if (limit > this.ednsUdpSize) limit = this.ednsUdpSize;
     }

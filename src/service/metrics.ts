@@ -21,8 +21,8 @@ export const GAUGE_KEYS: ReadonlySet<string> = new Set([
 export interface MetricsServerOptions {
   host: string;
   port: number;
-  /** Read every counter: called once per scrape. */
-  read: () => CounterGroups;
+  /** Read every counter: called once per scrape (a service in worker threads asks them, hence a promise). */
+  read: () => CounterGroups | Promise<CounterGroups>;
   /** Labels of the `nicring_info` gauge (backend, mode, interface, ...). */
   info?: Record<string, string>;
 }
@@ -55,8 +55,7 @@ export class MetricsServer {
   private readonly server: http.Server;
   private latest: CounterGroups = {};
 
-  private constructor(private readonly options: MetricsServerOptions) {
-    const groups = options.read();
+  private constructor(private readonly options: MetricsServerOptions, groups: CounterGroups) {
     for (const group of Object.keys(groups)) {
       const values = groups[group] as Record<string, unknown> | null | undefined;
       if (values === null || values === undefined) continue;
@@ -78,7 +77,7 @@ export class MetricsServer {
 
   /** Listen on `options.host`:`options.port`; rejects with the listen error (EADDRINUSE, EADDRNOTAVAIL, ...). */
   static async start(options: MetricsServerOptions): Promise<MetricsServer> {
-    const metrics = new MetricsServer(options);
+    const metrics = new MetricsServer(options, await options.read());
     await new Promise<void>((resolve, reject) => {
       metrics.server.once('error', reject);
       metrics.server.listen(options.port, options.host, () => {
@@ -97,7 +96,7 @@ export class MetricsServer {
 
   /** The exposition text, as a scrape gets it. */
   async scrape(): Promise<string> {
-    this.latest = this.options.read();
+    this.latest = await this.options.read();
     return this.registry.metrics();
   }
 

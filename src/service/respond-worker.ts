@@ -69,7 +69,7 @@ async function loadHandler(options: RespondWorkerOptions, context: WorkerContext
   if (options.handler === undefined) return { handler: echoHandler, allowLargerReplies: false };
   const module = loadHandlerModule(options.handler);
   try {
-    const handler = await setupHandler(module, { options: options.handlerOptions ?? {}, iface: context.iface!, queue: context.queue });
+    const handler = await setupHandler(module, { options: options.handlerOptions ?? {}, iface: context.iface!, queue: context.queue, ports: options.ports });
     return { handler, allowLargerReplies: module.allowLargerReplies };
   } catch (error) {
     throw new HandlerSetupError(`--handler ${module.file}: ${(error as Error).message}`);
@@ -81,14 +81,24 @@ export async function setup(context: WorkerContext): Promise<WorkerService> {
   const iface = context.iface;
   if (iface === undefined) throw new TypeError('the responder needs an interface (serve option interface)');
   const { handler, allowLargerReplies } = await loadHandler(options, context);
-  const responder = new Responder(iface, { ports: options.ports, handler, allowLargerReplies });
+  let responder: Responder;
+  try {
+    responder = new Responder(iface, { ports: options.ports, handler, allowLargerReplies });
+  } catch (error) {
+    handler.close?.();
+    throw error;
+  }
   let tcpServers: TcpServer[] = [];
   try {
     tcpServers = await startTcpEcho(iface, options.tcpPorts ?? []);
   } catch (error) {
+    handler.close?.();
     responder.close();
     throw new TcpEchoError(`--tcp: ${(error as Error).message}`);
   }
+  // The TCP ports the handler serves (DNS over TCP on its UDP ports), as a label: the same on every queue.
+  const echoPorts = new Set(options.tcpPorts ?? []);
+  const handlerTcpPorts = iface.tcp.listeningPorts().filter((port) => !echoPorts.has(port)).join(',');
   // GC events after warm-up, with the request count each came at: early ones are the JIT still at work.
   const warmupRequests = options.warmupRequests ?? 100_000;
   let gcEventsAfterWarmup = 0;
@@ -108,12 +118,13 @@ export async function setup(context: WorkerContext): Promise<WorkerService> {
         requests: c.requests, replies: c.replies, requestBytes: c.requestBytes, replyBytes: c.replyBytes,
         requestsDropped: responder.droppedTotal(), dropped: { ...c.dropped },
         ...(responder.handlerCounters === null ? {} : { handler: { ...responder.handlerCounters } }),
-        gcEventsAfterWarmup, gcAfterWarmupAtRequest: [...gcAfterWarmupAtRequest],
+        handlerTcpPorts, gcEventsAfterWarmup, gcAfterWarmupAtRequest: [...gcAfterWarmupAtRequest],
       };
     },
     close: () => {
       observer.disconnect();
       for (const server of tcpServers) server.close();
+      handler.close?.();
       responder.close();
     },
   };

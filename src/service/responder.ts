@@ -8,6 +8,7 @@
 
 import type { Interface } from '../iface/interface';
 import type { UdpDatagram, UdpEndpoint } from '../iface/udp';
+import * as tcp from '../socket/tcp';
 
 /**
  * Writes the reply over the request's payload (at `request.payloadOffset` in
@@ -43,14 +44,25 @@ export interface HandlerContext {
   iface: Interface;
   /** The NIC queue this worker serves. */
   queue: number;
+  /** The UDP ports the responder answers on (a module may serve the same ports over TCP). */
+  ports: readonly number[];
+  /**
+   * nicring's TCP sockets (the package's `tcp` namespace): `tcp.createServer(context.iface, ...)`
+   * listens on this worker's host, without a require('nicring') of the module's own.
+   */
+  tcp: typeof tcp;
 }
 
+/** What a handler module's `setup` is given, before the responder's own fields are filled in. */
+export type HandlerContextInput = Omit<HandlerContext, 'tcp' | 'ports'> & Partial<Pick<HandlerContext, 'ports'>>;
+
 /**
- * A handler with counters of its own: a flat object of numbers the handler
- * increments, which the service reads only when it reports (JSON lines,
- * metrics), never per request.
+ * A handler with counters of its own (a flat object of numbers the handler
+ * increments, which the service reads only when it reports: JSON lines,
+ * metrics; never per request), and what to stop when the worker stops
+ * (`close`: servers and timers its setup started).
  */
-export type CountingHandler = ResponderHandler & { counters?: Readonly<Record<string, number>> };
+export type CountingHandler = ResponderHandler & { counters?: Readonly<Record<string, number>>; close?: () => void };
 
 /** What a `--handler` module exports. */
 export interface ResponderHandlerModule {
@@ -246,13 +258,16 @@ export function loadHandlerModule(file: string): LoadedHandlerModule {
 
 /**
  * Run a loaded module's set-up for one worker and return the handler to use:
- * the one `setup` returned, else the module's `handle`.
+ * the one `setup` returned, else the module's `handle`. The context's `tcp`
+ * is filled in here, and `ports` when not given (none).
  */
-export async function setupHandler(module: LoadedHandlerModule, context: HandlerContext): Promise<CountingHandler> {
-  const returned = module.setup === undefined ? undefined : await module.setup(context);
+export async function setupHandler(module: LoadedHandlerModule, context: HandlerContextInput): Promise<CountingHandler> {
+  const full: HandlerContext = { ...context, ports: context.ports ?? [], tcp };
+  const returned = module.setup === undefined ? undefined : await module.setup(full);
   if (returned !== undefined && typeof returned !== 'function') throw new TypeError(`${module.file}: setup must return a handler function or nothing`);
   const handler = returned ?? module.handler;
   if (handler === undefined) throw new TypeError(`${module.file}: setup returned no handler and the module exports no handle`);
+  if (handler.close !== undefined && typeof handler.close !== 'function') throw new TypeError(`${module.file}: the handler's close must be a function`);
   return handler;
 }
 

@@ -152,6 +152,27 @@ export class TcpSocket extends Duplex implements TcpConnectionOwner {
     return this;
   }
 
+  /**
+   * Write `length` bytes of `source` from `offset`, which the caller may
+   * overwrite as soon as this returns (a scratch buffer reused for every
+   * message): what the send buffer takes is copied there at once, and only
+   * what it cannot take now is copied into a Buffer of its own and queued
+   * as write() queues. Returns what write() would.
+   */
+  writeCopy(source: Uint8Array, offset: number, length: number): boolean {
+    const connection = this.connection;
+    let taken = 0;
+    // Straight into the send buffer only when nothing is queued before it (order) and the stream would take it.
+    if (connection !== null && !this.destroyed && !this.writableEnded && this.writableCorked === 0 && this.writableLength === 0
+      && this.pendingWrite === null && connection.error === null && connectionWritable(connection)) {
+      taken = connection.write(source, offset, length, this.now());
+      this.written += taken;
+      if (taken > 0) this.touch();
+      if (taken === length) return true;
+    }
+    return this.write(Buffer.from(source.subarray(offset + taken, offset + length)));
+  }
+
   /** Close with a RST instead of a FIN (net.Socket.resetAndDestroy). */
   resetAndDestroy(): this {
     const connection = this.connection;

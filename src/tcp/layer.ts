@@ -111,6 +111,13 @@ export class TcpLayer implements TransportInput, TcpHost {
     return this.listeners[port] ?? null;
   }
 
+  /** The ports listened on, in order (a walk over every port: for reports, not per segment). */
+  listeningPorts(): number[] {
+    const ports: number[] = [];
+    for (let port = 0; port < PORT_COUNT; port++) if (this.listeners[port] !== null) ports.push(port);
+    return ports;
+  }
+
   // ---------------------------------------------------------------- user side
 
   /** Listen on `port` (0: an ephemeral port) with `backlog`; throws EADDRINUSE when a listener holds it. */

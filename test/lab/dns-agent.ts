@@ -1,8 +1,10 @@
 // Lab test agent for the DNS example: kernel UDP clients in the peer
-// namespace that send malformed, fuzzed and flooding queries, print "ready"
-// once bound and one JSON line with what they saw.
+// namespace that send malformed, fuzzed and flooding queries, and kernel TCP
+// clients that pipeline queries, frame them badly or fall silent; each
+// prints "ready" once bound and one JSON line with what it saw.
 
 import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { fuzzedQuery, seededRandom } from '../helpers/dns-fuzz';
 import { type Args, type Job, runAgent, printResult as done, sleep } from './agent-main';
@@ -156,10 +158,126 @@ async function jobQueries(args: Args): Promise<void> {
   done(result);
 }
 
+/** A message behind its two-byte length prefix (RFC 1035 4.2.2). */
+function framed(message: Uint8Array, length = message.length): Buffer {
+  const prefix = Buffer.alloc(2);
+  prefix.writeUInt16BE(length);
+  return Buffer.concat([prefix, message]);
+}
+
+/** What a TCP client saw: each reply (id, rcode, TC, answer count, size), and whether and when the server closed. */
+interface TcpOutcome {
+  replies: { id: number; rcode: string; tc: boolean; answers: number; bytes: number; hex: string }[];
+  /** The server sent its FIN (or reset), this long after the client's last byte; null if it never did. */
+  serverClosedAfterMs: number | null;
+  reset: boolean;
+}
+
+/**
+ * One kernel TCP connection to `to`: `send` the bytes given, one write each
+ * (`gapMs` apart), then wait until `until` holds or the server closes, at
+ * most `waitMs`; the client then closes.
+ */
+function tcpSession(to: { address: string; port: number }, sends: Buffer[], options: { gapMs?: number; waitMs: number; until?: (outcome: TcpOutcome) => boolean }): Promise<TcpOutcome> {
+  return new Promise((resolve, reject) => {
+    const outcome: TcpOutcome = { replies: [], serverClosedAfterMs: null, reset: false };
+    const socket = net.connect({ host: to.address, port: to.port, noDelay: true });
+    let pending = Buffer.alloc(0);
+    let lastSentMs = Date.now();
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(finish, options.waitMs);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        const message = pending.subarray(2, 2 + pending.readUInt16BE(0));
+        pending = pending.subarray(2 + message.length);
+        const decoded = dnsPacket.decode(Buffer.from(message)) as dnsPacket.Packet & { rcode?: string };
+        outcome.replies.push({
+          id: decoded.id ?? -1, rcode: decoded.rcode ?? '', tc: ((decoded.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0,
+          answers: decoded.answers?.length ?? 0, bytes: message.length, hex: message.length <= 64 ? Buffer.from(message).toString('hex') : '',
+        });
+      }
+      if (options.until?.(outcome)) finish();
+    });
+    socket.on('end', () => {
+      outcome.serverClosedAfterMs = Date.now() - lastSentMs;
+      finish();
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNRESET') {
+        outcome.reset = true;
+        outcome.serverClosedAfterMs = Date.now() - lastSentMs;
+        finish();
+      } else if (!finished) {
+        finished = true;
+        clearTimeout(timer);
+        reject(error);
+      }
+    });
+    socket.on('connect', async () => {
+      for (const bytes of sends) {
+        if (socket.destroyed) return;
+        socket.write(bytes);
+        lastSentMs = Date.now();
+        if (options.gapMs !== undefined) await sleep(options.gapMs);
+      }
+    });
+  });
+}
+
+/**
+ * DNS over TCP from a kernel socket in `scenario`:
+ * - pipelined: `count` queries for the names of `names` (NAME/TYPE, comma-separated) in one write, over `connections` connections at once;
+ * - badLength: a query, then a length prefix of 5 and five bytes, then another query;
+ * - longPrefix: a query behind a length prefix 6 bytes too long, then another query;
+ * - idle: one query, then silence until the server closes;
+ * - partial: the first byte of a length prefix, then silence.
+ */
+async function jobTcp(args: Args): Promise<void> {
+  const to = target(args);
+  const waitMs = Number(args.waitMs ?? 5000);
+  console.log('ready');
+  const www = query('www.example.test', 'A', 1);
+  const apex = query('example.test', 'A', 2);
+  switch (args.scenario) {
+    case 'pipelined': {
+      const names = args.names.split(',').map((entry) => entry.split('/'));
+      const count = Number(args.count ?? names.length);
+      const connections = Number(args.connections ?? 1);
+      const messages = Array.from({ length: count }, (_, id) => framed(query(names[id % names.length][0], names[id % names.length][1], id)));
+      const sessions = Array.from({ length: connections }, () => tcpSession(to, [Buffer.concat(messages)], { waitMs, until: (outcome) => outcome.replies.length === count }));
+      done({ connections: await Promise.all(sessions) });
+      return;
+    }
+    case 'badLength':
+      done(await tcpSession(to, [Buffer.concat([framed(www), framed(Buffer.alloc(5, 0xa5)), framed(apex)])], { waitMs }));
+      return;
+    case 'longPrefix':
+      done(await tcpSession(to, [Buffer.concat([framed(www, www.length + 6), framed(apex)])], { waitMs }));
+      return;
+    case 'idle':
+      done(await tcpSession(to, [framed(www)], { waitMs }));
+      return;
+    case 'partial':
+      done(await tcpSession(to, [framed(www).subarray(0, 1)], { waitMs }));
+      return;
+    default:
+      throw new Error(`unknown scenario ${args.scenario}`);
+  }
+}
+
 const JOBS: Record<string, Job> = {
   malformed: jobMalformed,
   fuzz: jobFuzz,
   queries: jobQueries,
+  tcp: jobTcp,
 };
 
 if (require.main === module) runAgent(JOBS, process.argv.slice(2));

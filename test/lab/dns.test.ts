@@ -1,10 +1,13 @@
 // The DNS example as an operator runs it: `nicring respond --port 53
 // --handler examples/dns/index.js --zone examples/dns/example.zone` on
-// nicring's side of the lab, asked by dig and kdig (Debian's bind9-dnsutils
-// and knot-dnsutils) and by kernel UDP clients in the peer namespace; every
-// reply it sent read back by tshark; malformed and fuzzed queries; response
-// rate limiting of a flood while another client is answered; metrics scraped
-// during load, checked by promtool and held against the final JSON.
+// nicring's side of the lab, asked over UDP and TCP by dig and kdig (Debian's
+// bind9-dnsutils and knot-dnsutils) and by kernel UDP and TCP clients in the
+// peer namespace (whose kernel keeps its default offloads); every reply it
+// sent read back by tshark; truncated answers fetched again over TCP;
+// pipelined, badly framed and silent TCP clients; malformed and fuzzed
+// queries; response rate limiting of a flood while another client is
+// answered; metrics scraped during load, checked by promtool and held
+// against the final JSON; DNS over TCP on every queue of a 2-queue lab.
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -81,6 +84,26 @@ function peer(l: Lab, command: string[]): string {
 const dig = (l: Lab, ...args: string[]): string => peer(l, ['dig', `@${l.nicring.ip}`, '+norec', '+time=2', '+tries=2', ...args]);
 const kdig = (l: Lab, ...args: string[]): string => peer(l, ['kdig', `@${l.nicring.ip}`, '+time=2', '+retry=1', ...args]);
 
+/** The transport dig or kdig says the (last) answer came over. */
+function transport(output: string): string {
+  const all = [...output.matchAll(/\((UDP|TCP)\)/g)];
+  return all.length === 0 ? '' : all[all.length - 1][1];
+}
+
+/** Run dig or kdig in the peer namespace; stdout and stderr together (kdig warns on stderr). */
+function peerWithWarnings(l: Lab, command: string[]): string {
+  const run = spawnSync('ip', ['netns', 'exec', l.peer.netns, ...command], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  return `${run.stderr}${run.stdout}`;
+}
+
+/** What the DNS example's TCP client job saw on one connection (test/lab/dns-agent.ts). */
+interface TcpOutcome {
+  replies: { id: number; rcode: string; tc: boolean; answers: number; bytes: number; hex: string }[];
+  serverClosedAfterMs: number | null;
+  reset: boolean;
+}
+
 /** The header line's status and flags, and the section counts, from dig's or kdig's full output. */
 function header(output: string): { status: string; flags: string[]; answer: number; authority: number } {
   const status = /status: (\w+)/.exec(output)?.[1] ?? '';
@@ -130,8 +153,9 @@ describe('DNS example in the lab', function () {
     before(async function () {
       this.timeout(60000);
       pcap = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nicring-dns-')), 'dns.pcap');
-      responder = startDns(lab(), ['--rrl-prefix', '32', '--rrl-rate', '1000', '--pcap', pcap]);
-      await responder.ready;
+      responder = startDns(lab(), ['--rrl-prefix', '32', '--rrl-rate', '1000', '--tcp-idle-timeout', '1', '--pcap', pcap]);
+      const ready = await responder.ready;
+      assert.deepEqual(ready.handlerTcpPorts, [53]);
     });
 
     after(async () => {
@@ -153,14 +177,19 @@ describe('DNS example in the lab', function () {
     ];
 
     for (const [tool, run] of [['dig', dig], ['kdig', kdig]] as const) {
-      it(`${tool}: every record type of the sample zone, authoritatively`, () => {
-        for (const [name, type, answer] of EXPECTED) {
-          assert.deepEqual(run(lab(), '+short', name, type).trim().split('\n').sort(), [...answer].sort(), `${tool} ${name} ${type}`);
-          const full = header(run(lab(), name, type));
-          assert.equal(full.status, 'NOERROR');
-          assert.ok(full.flags.includes('aa') && !full.flags.includes('ra'), `${tool} ${name} ${type}: flags ${full.flags.join(' ')}`);
-        }
-      });
+      for (const over of ['UDP', 'TCP']) {
+        it(`${tool}${over === 'TCP' ? ' +tcp' : ''}: every record type of the sample zone, authoritatively, over ${over}`, () => {
+          const via = over === 'TCP' ? ['+tcp'] : [];
+          for (const [name, type, answer] of EXPECTED) {
+            assert.deepEqual(run(lab(), ...via, '+short', name, type).trim().split('\n').sort(), [...answer].sort(), `${tool} ${name} ${type}`);
+            const output = run(lab(), ...via, name, type);
+            const full = header(output);
+            assert.equal(full.status, 'NOERROR');
+            assert.ok(full.flags.includes('aa') && !full.flags.includes('ra'), `${tool} ${name} ${type}: flags ${full.flags.join(' ')}`);
+            assert.equal(transport(output), over);
+          }
+        });
+      }
 
       it(`${tool}: NXDOMAIN and NODATA with the SOA in the authority section, REFUSED for a foreign zone`, () => {
         const nx = run(lab(), 'nope.example.test', 'A');
@@ -175,16 +204,74 @@ describe('DNS example in the lab', function () {
         assert.ok(!refused.flags.includes('aa'));
       });
 
-      it(`${tool}: an RRset too large for 512 bytes is truncated (TC=1) without EDNS, whole with +bufsize=4096`, () => {
-        const truncated = header(run(lab(), '+ignore', '+noedns', 'big.example.test', 'TXT'));
-        assert.ok(truncated.flags.includes('tc'), `flags ${truncated.flags.join(' ')}`);
-        assert.equal(truncated.answer, 0);
+      it(`${tool}: an RRset too large for 512 bytes, told TC=1 without EDNS, is fetched whole over TCP; whole over UDP with +bufsize=4096`, () => {
+        const retried = tool === 'dig'
+          ? peerWithWarnings(lab(), ['dig', `@${lab().nicring.ip}`, '+norec', '+time=2', '+tries=2', '+noedns', 'big.example.test', 'TXT'])
+          : peerWithWarnings(lab(), ['kdig', `@${lab().nicring.ip}`, '+time=2', '+retry=1', '+noedns', 'big.example.test', 'TXT']);
+        assert.match(retried, tool === 'dig' ? /;; Truncated, retrying in TCP mode\./ : /;; WARNING: truncated reply from [\d.]+@53\(UDP\), retrying over TCP/);
+        assert.equal(transport(retried), 'TCP');
+        assert.ok(!header(retried).flags.includes('tc'));
+        assert.equal(header(retried).answer, 8);
         const whole = run(lab(), '+bufsize=4096', 'big.example.test', 'TXT');
+        assert.equal(transport(whole), 'UDP');
         assert.ok(!header(whole).flags.includes('tc'));
         assert.equal(header(whole).answer, 8);
         assert.match(whole, /udp: 1232|UDP size: 1232 B/);
       });
+
+      it(`${tool}: an RRset larger than any UDP reply (4 KB) is truncated even with EDNS, and fetched whole over TCP`, () => {
+        const output = run(lab(), '+bufsize=4096', 'huge.example.test', 'TXT');
+        assert.equal(transport(output), 'TCP');
+        assert.equal(header(output).answer, 40);
+        assert.match(output, /MSG SIZE\s+rcvd: (\d{4})|Received (\d{4}) B/);
+        assert.match(run(lab(), '+tcp', '+short', 'huge.example.test', 'TXT'), /"huge-39 \.+"/);
+      });
     }
+
+    it('dig +ignore: the UDP answer itself, TC=1 with no records', () => {
+      const truncated = dig(lab(), '+ignore', '+noedns', 'big.example.test', 'TXT');
+      assert.equal(transport(truncated), 'UDP');
+      assert.ok(header(truncated).flags.includes('tc'), `flags ${header(truncated).flags.join(' ')}`);
+      assert.equal(header(truncated).answer, 0);
+    });
+
+    it('kdig +tcp +keepopen asks several names in one run, and a kernel client pipelines 50 queries over one connection in one write', async () => {
+      const output = kdig(lab(), '+tcp', '+keepopen', 'www.example.test', 'A', 'example.test', 'MX', 'nope.example.test', 'A', 'big.example.test', 'TXT');
+      assert.deepEqual([...output.matchAll(/status: (\w+)/g)].map((match) => match[1]), ['NOERROR', 'NOERROR', 'NXDOMAIN', 'NOERROR']);
+      assert.equal([...output.matchAll(/From [\d.]+@53\(TCP\)/g)].length, 4);
+      const { result } = runAgentJob(lab().peer.netns, 'tcp', {
+        target: `${lab().nicring.ip}:53`, scenario: 'pipelined', count: 50, names: 'www.example.test/A,nope.example.test/A,big.example.test/TXT,huge.example.test/TXT,example.test/NS',
+      });
+      const [connection] = (await result as { connections: TcpOutcome[] }).connections;
+      assert.deepEqual(connection.replies.map((reply) => reply.id), Array.from({ length: 50 }, (_, id) => id), 'every answer, in order');
+      assert.deepEqual(connection.replies.slice(0, 5).map((reply) => [reply.rcode, reply.answers, reply.tc]), [['NOERROR', 3, false], ['NXDOMAIN', 0, false], ['NOERROR', 8, false], ['NOERROR', 40, false], ['NOERROR', 2, false]]);
+    });
+
+    it('closes a TCP connection on a length prefix shorter than a header, and after FORMERR for a prefix that frames a malformed message', async () => {
+      const target = `${lab().nicring.ip}:53`;
+      const bad = await runAgentJob(lab().peer.netns, 'tcp', { target, scenario: 'badLength' }).result as unknown as TcpOutcome;
+      assert.deepEqual(bad.replies.map((reply) => [reply.id, reply.rcode]), [[1, 'NOERROR']], 'the query before it answered, nothing after');
+      assert.ok(bad.serverClosedAfterMs !== null, 'the server closed');
+      const long = await runAgentJob(lab().peer.netns, 'tcp', { target, scenario: 'longPrefix' }).result as unknown as TcpOutcome;
+      assert.equal(long.replies.length, 1);
+      assert.equal(long.replies[0].hex.length, 24, 'header only');
+      assert.equal(parseInt(long.replies[0].hex.slice(4, 8), 16) & 0x800f, 0x8001, 'QR and FORMERR');
+      assert.ok(long.serverClosedAfterMs !== null, 'the server closed');
+    });
+
+    it('closes a TCP connection idle for --tcp-idle-timeout, one stopped inside a length prefix too', async () => {
+      const target = `${lab().nicring.ip}:53`;
+      const [idle, partial] = await Promise.all([
+        runAgentJob(lab().peer.netns, 'tcp', { target, scenario: 'idle', waitMs: 10000 }).result,
+        runAgentJob(lab().peer.netns, 'tcp', { target, scenario: 'partial', waitMs: 10000 }).result,
+      ]) as unknown as TcpOutcome[];
+      assert.deepEqual(idle.replies.map((reply) => reply.rcode), ['NOERROR']);
+      for (const outcome of [idle, partial]) {
+        assert.ok(outcome.serverClosedAfterMs !== null, 'the server closed');
+        // Never before the timeout (1 s) since the client's last byte.
+        assert.ok(outcome.serverClosedAfterMs >= 900, `closed after ${outcome.serverClosedAfterMs} ms`);
+      }
+    });
 
     it('dig: a mixed-case name is echoed as asked, in the question and the answer (kdig sends names in lower case)', () => {
       const output = dig(lab(), 'WwW.ExAmPlE.TeSt', 'A');
@@ -206,24 +293,33 @@ describe('DNS example in the lab', function () {
       assert.equal(dnsPacket.decode(Buffer.from(after, 'hex')).answers?.length, 3);
     });
 
-    it('sends only well-formed DNS: tshark reads every reply in the capture, and the counters add up', async () => {
+    it('sends only well-formed DNS over UDP and TCP: tshark reads every reply in the capture, and the counters add up', async () => {
       final = await responder.stop();
       const handler = final.handler as Record<string, number>;
-      const { queries, ...outcomes } = handler;
-      assert.equal(Object.values(outcomes).reduce((sum, value) => sum + value, 0), queries);
-      assert.equal(final.requests, queries);
+      const outcomes = Object.entries(handler).filter(([key]) => key !== 'queries' && !key.startsWith('tcp'));
+      assert.equal(outcomes.reduce((sum, [, value]) => sum + value, 0), handler.queries, 'one outcome per query, UDP or TCP');
+      assert.equal(final.requests, handler.queries - handler.tcpQueries, 'the responder saw the UDP ones');
       assert.equal((final.drops as Record<string, number>).handlerError ?? 0, 0);
-      assert.ok(handler.formErr >= 6 && handler.ignoredResponses >= 1 && handler.ignoredTooShort >= 1, JSON.stringify(handler));
-      const tshark = (filter: string): string[] => {
-        const run = spawnSync('tshark', ['-r', pcap, '-Y', filter, '-T', 'fields', '-e', 'frame.number', '-e', 'dns.flags.rcode', '-e', '_ws.expert.message'], { encoding: 'utf8' });
+      assert.ok(handler.formErr >= 7 && handler.ignoredResponses >= 1 && handler.ignoredTooShort >= 1, JSON.stringify(handler));
+      assert.ok(handler.tcpQueries > 50 && handler.tcpAccepted > 10, JSON.stringify(handler));
+      assert.deepEqual([handler.tcpBadLength, handler.tcpClosedAfterFormErr, handler.tcpIdleTimeouts, handler.tcpIncomplete, handler.tcpRefused], [1, 1, 2, 1, 0]);
+      const tshark = (filter: string, field = 'dns.flags.rcode'): string[] => {
+        // Two passes: a TCP segment learns which later frame reassembled the message it carries.
+        const run = spawnSync('tshark', ['-2', '-r', pcap, '-Y', filter, '-T', 'fields', '-e', 'frame.number', '-e', field, '-e', '_ws.expert.message'], { encoding: 'utf8' });
         assert.equal(run.status, 0, run.stderr);
         return run.stdout.split('\n').filter((row) => row !== '');
       };
       const sent = tshark('udp.srcport == 53');
-      assert.equal(sent.length, final.replies, 'one captured reply per reply sent');
+      assert.equal(sent.length, final.replies, 'one captured reply per UDP reply sent');
       assert.deepEqual(tshark('udp.srcport == 53 && !dns'), []);
-      assert.deepEqual(tshark('udp.srcport == 53 && (_ws.malformed || _ws.expert.severity >= "error")'), []);
-      assert.equal(tshark('udp.srcport == 53 && dns.flags.rcode == 1').length, handler.formErr);
+      // Over TCP every segment with data is DNS, or part of a DNS message tshark reassembled from several.
+      assert.deepEqual(tshark('tcp.srcport == 53 && tcp.len > 0 && !dns && !tcp.reassembled_in'), []);
+      assert.deepEqual(tshark('(udp.srcport == 53 || tcp.srcport == 53) && (_ws.malformed || _ws.expert.severity >= "error")'), []);
+      // One DNS message per reply sent over TCP (a segment may carry several): every TCP query got one but the response-free ones.
+      const tcpMessages = tshark('tcp.srcport == 53 && dns', 'dns.id').reduce((sum, row) => sum + row.split('\t')[1].split(',').length, 0);
+      assert.equal(tcpMessages, handler.tcpQueries);
+      const rcodes = tshark('(udp.srcport == 53 || tcp.srcport == 53) && dns').flatMap((row) => row.split('\t')[1].split(','));
+      assert.equal(rcodes.filter((code) => code === '1').length, handler.formErr);
     });
   });
 
@@ -255,8 +351,9 @@ describe('DNS example in the lab', function () {
         const after = samples(scrape(l));
         const final = await responder.stop();
         const handler = final.handler as Record<string, number>;
-        const { queries, ...outcomes } = handler;
-        assert.equal(Object.values(outcomes).reduce((sum, value) => sum + value, 0), queries);
+        const { queries } = handler;
+        const outcomes = Object.entries(handler).filter(([key]) => key !== 'queries' && !key.startsWith('tcp'));
+        assert.equal(outcomes.reduce((sum, [, value]) => sum + value, 0), queries);
         assert.equal((final.drops as Record<string, number>).handlerError ?? 0, 0, 'the handler never threw');
         assert.ok(queries > 90_000, `only ${queries} of 100,000 arrived`);
         assert.ok(Number(result.formErr) > 0 && Number(result.formErr) <= handler.formErr, `${String(result.formErr)} FORMERR seen, ${handler.formErr} sent`);
@@ -299,6 +396,41 @@ describe('DNS example in the lab', function () {
       } finally {
         await responder.stop().catch(() => undefined);
         execIn(l.peer.netns, ['ip', 'addr', 'del', `${otherIp}/24`, 'dev', l.peer.ifname]);
+      }
+    });
+  });
+
+  describe('DNS over TCP on a 2-queue lab', () => {
+    const { lab: twoQueues } = useLab({ name: labName('dnsq'), queues: 2, staticNeighbor: false });
+
+    it('answers TCP on each queue\'s own listener: connections spread over both workers, each answered in full', async () => {
+      const l = twoQueues();
+      const responder = startDns(l, ['--rrl-rate', '0']);
+      try {
+        const ready = await responder.ready;
+        assert.deepEqual(ready.queues, [0, 1]);
+        assert.equal(transport(dig(l, '+tcp', 'www.example.test', 'A')), 'TCP');
+        // 16 connections at once, 20 pipelined queries each: the peer's kernel puts each flow on one of its queues, and veth on nicring's queue of that number.
+        const { result } = runAgentJob(l.peer.netns, 'tcp', {
+          target: `${l.nicring.ip}:53`, scenario: 'pipelined', count: 20, connections: 16, names: 'www.example.test/A,huge.example.test/TXT,nope.example.test/A',
+        });
+        const { connections } = await result as { connections: TcpOutcome[] };
+        for (const connection of connections) {
+          assert.equal(connection.reset, false);
+          assert.deepEqual(connection.replies.map((reply) => reply.id), Array.from({ length: 20 }, (_, id) => id));
+          assert.ok(connection.replies.every((reply, id) => reply.answers === [3, 40, 0][id % 3]));
+        }
+        const final = await responder.stop();
+        const perQueue = final.perQueue as { queue: number; tcpAccepted: number; handler: Record<string, number> }[];
+        assert.deepEqual(perQueue.map((q) => q.queue), [0, 1]);
+        assert.ok(perQueue.every((q) => q.handler.tcpAccepted > 0), `connections per queue: ${perQueue.map((q) => q.handler.tcpAccepted).join(', ')}`);
+        assert.equal(perQueue.reduce((sum, q) => sum + q.handler.tcpAccepted, 0), 17);
+        assert.equal(perQueue.reduce((sum, q) => sum + q.handler.tcpQueries, 0), 16 * 20 + 1);
+        // Each worker accepted what its own listener saw: the stack's passive opens match, queue by queue.
+        assert.deepEqual(perQueue.map((q) => q.tcpAccepted), perQueue.map((q) => q.handler.tcpAccepted));
+        assert.equal((final.handler as Record<string, number>).tcpRefused, 0);
+      } finally {
+        await responder.stop().catch(() => undefined);
       }
     });
   });

@@ -389,8 +389,10 @@ print(s.makefile().read().strip())`);
           assert.ok(kernel.multiBufferFrames > 100, `frames put together: ${kernel.multiBufferFrames}`);
           assert.equal(kernel.multiBufferTooLong, 0);
         } else {
+          // veth may still hand a native program the odd multi-buffer frame
+          // (seen: 2 in 64 MiB); every one must fit.
           assert.equal(tsoWhileAttached, 'off');
-          assert.equal(kernel.multiBufferFrames, 0);
+          assert.equal(kernel.multiBufferTooLong, 0);
         }
         assert.equal(kernel.xdpRxDropped, 0);
       }

@@ -509,8 +509,8 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
       assert.deepEqual(udpFromPeer(nm0(), ECHO_PORT, [1473, 2000, 4000, 8000]), ['exact', 'exact', 'exact', 'exact']);
     });
 
-    it('answers a datagram to a closed port with ICMP port unreachable: the client sees ECONNREFUSED', () => {
-      assert.deepEqual(udpFromPeer(nm0(), 9999, [2000]), ['refused']);
+    it('answers a datagram to a closed port with ICMP port unreachable, partial checksum or full: the client sees ECONNREFUSED', () => {
+      assert.deepEqual(udpFromPeer(nm0(), 9999, [100, 2000]), ['refused', 'refused']);
     });
 
     // The emulated adapter on a veth carries partial checksums: the device says so, the stack takes them
@@ -526,9 +526,10 @@ describe(`nicring on the real netmap module (kernel ${process.env.NETMAP_KERNEL 
       assert.equal(code, 0);
       const final = r.lines[r.lines.length - 1];
       assert.equal(final.event, 'final');
-      // What the tests above sent: nine pings, nine datagrams to the echo port (five with partial checksums).
+      // What the tests above sent: nine pings, nine datagrams to the echo port (five with partial checksums),
+      // and one partial-checksum datagram to a closed port.
       assert.deepEqual([final.pings, final.requests, final.replies, final.requestsDropped], [9, 9, 9, 0]);
-      assert.equal(final.udpChecksumPartial, 5);
+      assert.equal(final.udpChecksumPartial, 6);
       assert.equal((final.drops as Record<string, number>).udpBadChecksum, undefined);
       console.log(`      final: rx ${final.rx}, tx ${final.tx}, requests ${final.requests}, replies ${final.replies}, pings ${final.pings}, drops ${JSON.stringify(final.drops)}`);
     });

@@ -26,7 +26,8 @@ skip() {
 [ -d "$vm" ] || skip "no $vm beside this checkout (it boots the real netmap module in QEMU)"
 [ -x "$vm/run.sh" ] || skip "$vm/run.sh is missing"
 [ "$(id -u)" = 0 ] || skip "it needs root (QEMU, and the netmap VM's cache in /var/cache)"
-[ -f "$repo/build/Release/nicring.node" ] || skip "the addon is not built (npm run build:native)"
+# The addon as node-gyp-build finds it: build/Release, or prebuilds/ once `npm pack` has moved it there.
+node -e "require('node-gyp-build')(process.argv[1])" "$repo" 2>/dev/null || skip "the addon is not built (npm run build:native)"
 [ -f "$repo/dist/bin/nicring.js" ] || skip "dist/ is not built (npm run build)"
 
 "$vm/run.sh" -t "$limit" "$repo" 'bash test/netmap-vm/in-vm.sh'

@@ -5,7 +5,9 @@ import { Interface } from '../../../src/iface/interface';
 import { FakeClock } from '../../../src/loop';
 import { createPair } from '../../../src/phy/pair';
 import { Responder, loadHandlerModule, setupHandler } from '../../../src/service/responder';
+import { connect } from '../../../src/socket/tcp';
 import { parseMac } from '../../../src/wire/ethernet';
+import { TwoHosts } from '../tcp/harness';
 import { UdpGenerator } from '../../../src/service/generator';
 import { Ipv4Packet } from '../../../src/wire/ipv4';
 import { UdpPacket } from '../../../src/wire/udp';
@@ -64,6 +66,25 @@ describe('handler modules', () => {
     assert.equal(reply, 'hellohellohello');
     assert.equal(responder.handlerCounters?.answered, 1);
     iface.close();
+  });
+
+  it('gives setup the responder\'s ports and nicring\'s TCP sockets, and the handler\'s close stops what setup started', async () => {
+    const net = new TwoHosts({ impairment: { delayMs: 1 } });
+    try {
+      const handler = await setupHandler(loadHandlerModule(fixture('tcp-banner.js')), { options: {}, iface: net.b, queue: 0, ports: [53, 5353] });
+      assert.deepEqual(handler.counters, { ports: 2, accepted: 0 });
+      let banner = '';
+      const client = connect(net.a, { host: '198.18.0.2', port: 5353 });
+      client.on('data', (chunk: Buffer) => { banner += chunk.toString(); });
+      assert.ok(await net.settle(() => banner.endsWith('\n')));
+      assert.equal(banner, 'banner on 5353\n');
+      handler.close?.();
+      assert.equal(net.b.tcp.listenerOn(53), null);
+      assert.equal(net.b.tcp.listenerOn(5353), null);
+      client.destroy();
+    } finally {
+      net.close();
+    }
   });
 
   it('fails set-up clearly when neither setup nor the module gives a handler', async () => {

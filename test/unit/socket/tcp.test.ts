@@ -218,6 +218,34 @@ describe('socket/tcp', function () {
     assert.ok(await net.settle(() => received.bytes().length === written));
   });
 
+  it('writeCopy: the caller reuses its buffer at once; bytes go straight to the send buffer, and only what does not fit is copied and queued', async () => {
+    net.close();
+    net = new TwoHosts({ impairment: { delayMs: 1 }, tcp: { sendBufferSize: 16384, receiveBufferSize: 16384 } });
+    let serverSocket: TcpSocket | null = null;
+    createServer(net.b, (socket) => { serverSocket = track(socket); socket.pause(); }).listen(6001);
+    const client = track(connect(net.a, { host: B, port: 6001 }));
+    assert.ok(await net.settle(() => !client.connecting && serverSocket !== null));
+    const scratch = new Uint8Array(4096);
+    const expected: Buffer[] = [];
+    const queuedAfter: number[] = [];
+    for (let round = 0; round < 12; round++) {
+      scratch.fill(round + 1);
+      client.writeCopy(scratch, 100, 3000);
+      expected.push(Buffer.alloc(3000, round + 1));
+      queuedAfter.push(client.writableLength);
+      // The caller overwrites its buffer before anything is sent.
+      scratch.fill(0xee);
+    }
+    // 36,000 bytes: the first rounds fit the 16 KiB send buffer and left nothing in the stream; the rest wait there, copied.
+    assert.equal(queuedAfter[0], 0);
+    assert.ok(queuedAfter[11] > 0, `queued ${queuedAfter.join(',')}`);
+    const received = collect(serverSocket as unknown as TcpSocket);
+    (serverSocket as unknown as TcpSocket).resume();
+    assert.ok(await net.settle(() => received.bytes().length === 36000));
+    assert.ok(received.bytes().equals(Buffer.concat(expected)));
+    assert.equal(client.bytesWritten, 36000);
+  });
+
   it('half-closes: the client ends, the server keeps writing and the client keeps reading (allowHalfOpen)', async () => {
     createServer(net.b, { allowHalfOpen: true }, (socket) => {
       const got = collect(socket);

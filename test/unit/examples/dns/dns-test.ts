@@ -63,6 +63,16 @@ export function ask(server: DnsServer, message: Uint8Array, options: { capacity?
   return Buffer.from(buffer.subarray(BASE, BASE + length));
 }
 
+/** The same for a query that came over TCP: the reply may take `capacity` bytes (65535 by default). */
+export function askTcp(server: DnsServer, message: Uint8Array, capacity = 65535): Buffer | null {
+  const buffer = new Uint8Array(BASE + Math.max(capacity, message.length) + 64).fill(0xa5);
+  buffer.set(message, BASE);
+  const length = server.answerTcp(buffer, new DataView(buffer.buffer), BASE, message.length, capacity);
+  if (length < 0) return null;
+  if (length > capacity) throw new Error(`reply of ${length} bytes past the capacity ${capacity}`);
+  return Buffer.from(buffer.subarray(BASE, BASE + length));
+}
+
 /** Decode a reply with dns-packet. */
 export function decode(reply: Buffer | null): dnsPacket.Packet & { rcode?: string; flag_aa?: boolean; flag_tc?: boolean; flag_rd?: boolean; flag_ra?: boolean; flag_cd?: boolean } {
   if (reply === null) throw new Error('no reply');

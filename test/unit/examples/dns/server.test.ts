@@ -3,7 +3,7 @@ import { DnsServer } from '../../../../examples/dns/server';
 import { ResponseRateLimiter } from '../../../../examples/dns/rrl';
 import { FakeClock } from '../../../../src/loop';
 import { countGcEvents } from '../../../helpers/gc';
-import { BASE, ask, decode, hex, lines, query, sampleStore, storeOf } from './dns-test';
+import { BASE, ask, askTcp, decode, hex, lines, query, sampleStore, storeOf } from './dns-test';
 
 const CLIENT_A = 0xc6120002;
 const CLIENT_B = 0xc6120003;
@@ -189,6 +189,25 @@ describe('DNS example: EDNS(0) and message size (RFC 6891)', () => {
     assert.equal(decode(ask(s, query('big.example.test', 'TXT', { edns: { udpSize: 4096 } }), { capacity: 600 })).flag_tc, true);
   });
 
+  it('over TCP, fills what it is given (up to 65535 bytes) whatever the EDNS size, and rate-limits nothing', () => {
+    const clock = new FakeClock(1000);
+    const s = new DnsServer(sampleStore(), { rrl: new ResponseRateLimiter({ ratePerSecond: 1, prefixLength: 32, slip: 2 }), clock });
+    for (const edns of [undefined, { udpSize: 512 }, { udpSize: 4096 }]) {
+      for (let i = 0; i < 5; i++) {
+        const reply = askTcp(s, query('big.example.test', 'TXT', { edns }));
+        assert.ok(reply !== null && reply.length > 512);
+        const decoded = decode(reply);
+        assert.equal(decoded.flag_tc, false);
+        assert.equal(decoded.answers?.length, 8);
+        // OPT still tells the client this server's UDP size.
+        if (edns !== undefined) assert.equal((decoded.additionals?.[0] as unknown as { udpPayloadSize: number }).udpPayloadSize, 1232);
+      }
+    }
+    // The capacity given still bounds it.
+    assert.equal(decode(askTcp(s, query('big.example.test', 'TXT'), 600)).flag_tc, true);
+    assert.deepEqual([s.counters.tcpQueries, s.counters.answers, s.counters.truncated, s.counters.rrlSlipped, s.counters.rrlDropped], [16, 15, 1, 0, 0]);
+  });
+
   it('leaves additional data out, without TC, when only it does not fit', () => {
     const extra = Array.from({ length: 20 }, (_, i) => `ns${i} A 192.0.2.${i}\nns${i} AAAA 2001:db8::${i}\n`).join('');
     const nsLines = Array.from({ length: 20 }, (_, i) => `@ NS ns${i}\n`).join('');
@@ -360,12 +379,16 @@ describe('DNS example: counters and allocation', () => {
     ask(s, query('example.test', 'A', { edns: { udpSize: 512, version: 3 } }));
     ask(s, hex('0001 8000 0000 0000 0000 0000'));
     ask(s, hex('0001'));
-    const { queries, ...outcomes } = s.counters;
+    const tcpReply = askTcp(s, query('www.example.test', 'A'));
+    assert.ok(tcpReply !== null);
+    const { queries, tcpQueries, tcpAccepted, tcpRefused, tcpIdleTimeouts, tcpBadLength, tcpClosedAfterFormErr, tcpIncomplete, ...outcomes } = s.counters;
     assert.deepEqual(outcomes, {
-      answers: 1, noData: 1, nxDomain: 1, referrals: 1, truncated: 1, refused: 1, formErr: 1, notImp: 1, badVers: 1,
+      answers: 2, noData: 1, nxDomain: 1, referrals: 1, truncated: 1, refused: 1, formErr: 1, notImp: 1, badVers: 1,
       rrlSlipped: 0, rrlDropped: 0, ignoredResponses: 1, ignoredTooShort: 1,
     });
-    assert.equal(queries, 11);
+    assert.equal(queries, 12);
+    // One came over TCP; the connection counters are the TCP service's (none here).
+    assert.deepEqual([tcpQueries, tcpAccepted, tcpRefused, tcpIdleTimeouts, tcpBadLength, tcpClosedAfterFormErr, tcpIncomplete], [1, 0, 0, 0, 0, 0, 0]);
   });
 
   it('answers 1,000,000 queries of every kind with zero GC events', async function () {
