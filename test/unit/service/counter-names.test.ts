@@ -4,6 +4,7 @@
 // live line, the metrics) shows each one under its own name.
 
 import { strict as assert } from 'node:assert';
+import { newCounters } from '../../../examples/dns/server';
 import { Interface } from '../../../src/iface/interface';
 import { FakeClock } from '../../../src/loop';
 import { NetmapDevice } from '../../../src/phy/netmap';
@@ -14,7 +15,7 @@ import { FakeNetmap } from '../phy/fake-netmap';
 import { FakeXdpKernel } from '../phy/fake-xdp-kernel';
 
 describe('counter names', () => {
-  it('are unique across device, kernel (AF_XDP and netmap), stack, caches, loop and responder', () => {
+  it("are unique across device, kernel (AF_XDP and netmap), stack, caches, loop, responder and the handler (the DNS example's counters)", () => {
     const [, device] = createPair({ frameCount: 64 });
     const iface = new Interface(device, { address: '198.18.0.1/24', clock: new FakeClock(0) });
     const responder = new Responder(iface, { ports: [9000] });
@@ -29,6 +30,8 @@ describe('counter names', () => {
       const netmap = new NetmapDevice(new FakeNetmap({}), { name: 'fake1', macAddress: '02:00:00:00:00:0a' });
       groups.netmapKernel = netmap.stats().kernel;
       netmap.close();
+      // The handler group as the DNS example fills it (UDP and TCP).
+      groups.handler = newCounters();
       const owners = new Map<string, string[]>();
       for (const [group, values] of Object.entries(groups)) {
         for (const key of Object.keys(values)) owners.set(key, [...(owners.get(key) ?? []), group]);
