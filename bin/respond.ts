@@ -31,6 +31,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   tcp: { kind: 'string', help: 'TCP port(s) to run an echo service on, beside UDP', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
   handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
+  'reassembly-timeout': { kind: 'number', help: "drop a datagram not complete this long after its first fragment (Linux's net.ipv4.ipfrag_time)", default: 30, min: 0.001, max: 3600, meta: 'SECONDS' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   'strict-checksums': { kind: 'boolean', help: "verify every UDP and TCP checksum in full, even the partial ones a same-host peer on a virtual link sends (they are dropped as udpBadChecksum)" },
@@ -159,6 +160,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
         gateway: options.gateway as string | undefined,
         strictChecksums: options['strict-checksums'] === true,
         vlan: options.vlan as number | undefined,
+        reassembly: { timeoutMs: (options['reassembly-timeout'] as number) * 1000 },
         loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
       },
     });
