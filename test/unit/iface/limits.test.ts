@@ -52,7 +52,10 @@ describe('iface limits: each bound holds under 1,000,000 inserts', function () {
     assert.ok(reassembler.memoryBytes <= reassembler.maxDatagrams * SLOT_BYTES, `${reassembler.memoryBytes} bytes`);
     // The link poll (none on a pair), the ARP sweep, the reassembly sweep, the peer's entry re-confirming.
     assert.ok(largestTimers <= 4, `${largestTimers} timers`);
-    assert.equal(events, 0, `${events} GC events`);
+    // Nothing per fragment: 32 bytes each (a closure, a view, two boxed numbers) would fill even a 16 MiB
+    // young generation twice over. A loop turn may box a time or two (about 20 bytes a turn, 15,625 turns
+    // here), which can take one scavenge when earlier suites left the young generation at its smallest.
+    assert.ok(events <= 1, `${events} GC events`);
     fixture.clock.advance(30_000);
     fixture.run();
     assert.equal(reassembler.pending, 0);
