@@ -150,7 +150,7 @@ function commandSink(argv: string[]): Promise<number> {
     const fields = {
       event: final ? 'final' : 'stats', seconds: +((now - startMs) / 1000).toFixed(3), rx: frames, pps: Math.round(pps),
       rxBytes: sink.counters.bytes, backend: device.backend, mode: device.mode,
-      kernelRxDropped: kernel.rxDropped ?? 0, rxRingFull: kernel.rxRingFull ?? 0, fillRingEmpty: kernel.rxFillRingEmptyDescs ?? 0,
+      kernelRxDropped: kernel.xdpRxDropped ?? 0, rxRingFull: kernel.xdpRxRingFull ?? 0, fillRingEmpty: kernel.xdpRxFillRingEmptyDescs ?? 0,
     };
     const text = `${device.name} ${device.backend} ${device.mode} | rx ${formatRate(pps)}pps | total ${frames} | kernel drops ${fields.kernelRxDropped} ring-full ${fields.rxRingFull} fill-empty ${fields.fillRingEmpty}`;
     live.show(final ? `${text} | final` : text, fields);
@@ -203,8 +203,8 @@ async function commandSinkQueues(options: ParsedOptions, queues: 'all' | number[
     const fields = {
       event: final ? 'final' : 'stats', seconds: +((now - startMs) / 1000).toFixed(3), rx: frames, pps: Math.round(pps),
       rxBytes: stats.total.service.bytes, backend: first.backend, mode: first.mode,
-      kernelRxDropped: kernel.rxDropped ?? 0, rxRingFull: kernel.rxRingFull ?? 0, fillRingEmpty: kernel.rxFillRingEmptyDescs ?? 0,
-      perQueue: stats.queues.map((q) => ({ queue: q.queue, rx: q.service.frames, rxBytes: q.service.bytes, kernelRxDropped: q.device.kernel.rxDropped ?? 0 })),
+      kernelRxDropped: kernel.xdpRxDropped ?? 0, rxRingFull: kernel.xdpRxRingFull ?? 0, fillRingEmpty: kernel.xdpRxFillRingEmptyDescs ?? 0,
+      perQueue: stats.queues.map((q) => ({ queue: q.queue, rx: q.service.frames, rxBytes: q.service.bytes, kernelRxDropped: q.device.kernel.xdpRxDropped ?? 0 })),
     };
     const text = `${first.name} ${first.backend} ${first.mode} ${service.queues.length} queues | rx ${formatRate(pps)}pps | total ${frames} `
       + `(${stats.queues.map((q) => `q${q.queue} ${q.service.frames}`).join(' ')}) | kernel drops ${fields.kernelRxDropped} ring-full ${fields.rxRingFull} fill-empty ${fields.fillRingEmpty}`;

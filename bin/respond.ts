@@ -4,7 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { unaccounted } from '../src/iface/accounting';
 import { Ipv4Addressing } from '../src/iface/address';
+import { STACK_TRAFFIC_COUNTERS } from '../src/iface/counters';
+import type { DeviceStats } from '../src/phy/device';
 import { MetricsServer, type CounterGroups } from '../src/service/metrics';
 import type { RespondWorkerOptions } from '../src/service/respond-worker';
 import { loadHandlerModule, type LoadedHandlerModule } from '../src/service/responder';
@@ -28,6 +31,7 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   tcp: { kind: 'string', help: 'TCP port(s) to run an echo service on, beside UDP', meta: 'N[,N...]' },
   mode: { kind: 'string', help: 'built-in service', default: 'echo', choices: ['echo'] },
   handler: { kind: 'string', help: 'handler module (see docs/handlers.md): writes each reply in place; may add options of its own', meta: 'FILE' },
+  'reassembly-timeout': { kind: 'number', help: "drop a datagram not complete this long after its first fragment (Linux's net.ipv4.ipfrag_time)", default: 30, min: 0.001, max: 3600, meta: 'SECONDS' },
   batch: { kind: 'integer', help: 'frames per receive batch', default: 64, min: 1, max: 1024, meta: 'N' },
   'busy-poll': { kind: 'boolean', help: 'poll every loop turn instead of waiting for the fd' },
   'strict-checksums': { kind: 'boolean', help: "verify every UDP and TCP checksum in full, even the partial ones a same-host peer on a virtual link sends (they are dropped as udpBadChecksum)" },
@@ -44,14 +48,6 @@ const WARMUP_REQUESTS = 100_000;
 
 /** TCP counters that are drop reasons (the other tcp* counters are traffic, shown on their own). */
 const TCP_DROPS: ReadonlySet<string> = new Set(TCP_DROP_REASONS);
-
-/** Stack counters that count traffic, not drops. */
-const TRAFFIC_COUNTERS = new Set([
-  'framesReceived', 'framesSent', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent',
-  'arpEntriesExpired', 'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
-  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent', 'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported',
-  'udpRepliesInPlace', 'linkDown', 'linkUp', 'linkAbsent',
-]);
 
 function parsePorts(text: string | undefined, option = '--port'): number[] {
   if (text === undefined) throw new UsageError('--port is required (the UDP port or ports to answer on, e.g. 9000 or 53,9000)');
@@ -164,6 +160,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
         gateway: options.gateway as string | undefined,
         strictChecksums: options['strict-checksums'] === true,
         vlan: options.vlan as number | undefined,
+        reassembly: { timeoutMs: (options['reassembly-timeout'] as number) * 1000 },
         loop: { batchSize: options.batch as number, busyPoll: options['busy-poll'] as boolean },
       },
     });
@@ -244,10 +241,11 @@ export async function commandRespond(argv: string[]): Promise<number> {
       rxPps: Math.round((total.device.rxFrames - last.rx) / seconds), txPps: Math.round((total.device.txFrames - last.tx) / seconds),
       requests: counters.requests ?? 0, replies: counters.replies ?? 0, requestsDropped: counters.requestsDropped ?? 0,
       replyPps: Math.round(((counters.replies ?? 0) - last.replies) / seconds),
-      drops: dropsOf(counters, total.stack as unknown as Record<string, number> | undefined), pings: stack.icmpEchoRepliesSent ?? 0,
+      drops: dropsOf(counters, total.stack as unknown as Record<string, number> | undefined, total.device), pings: stack.icmpEchoRepliesSent ?? 0,
       udpChecksumPartial: stack.udpChecksumPartial ?? 0,
       gcEvents: total.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0, gcAfterWarmupAtRequest: counters.gcAfterWarmupAtRequest ?? [],
-      kernel: total.device.kernel, loop: total.loop,
+      device: deviceCounts(total.device), kernel: total.device.kernel, stack: total.stack, caches: total.caches,
+      unaccounted: total.stack === undefined ? undefined : unaccounted(total.stack), loop: total.loop,
       ...(counters.handler === undefined ? {} : { handler: counters.handler }),
       ...(servesTcp ? { tcp } : {}),
       perQueue: stats.queues.map(queueFigures),
@@ -312,26 +310,40 @@ interface ResponderFigures {
 
 /** Every counter by group, summed over the queues, as the metrics name them (docs/metrics.md). */
 function counterGroups(stats: ServiceStats): CounterGroups {
-  const { backend: _backend, mode: _mode, kernel, ...device } = stats.total.device;
+  const { kernel } = stats.total.device;
   const figures = stats.total.service as unknown as ResponderFigures;
   return {
-    device, kernel, stack: stats.total.stack,
+    device: deviceCounts(stats.total.device), kernel, stack: stats.total.stack, caches: stats.total.caches,
     responder: { requests: figures.requests ?? 0, replies: figures.replies ?? 0, requestBytes: figures.requestBytes ?? 0, replyBytes: figures.replyBytes ?? 0 },
     responderDropped: figures.dropped ?? {}, loop: stats.total.loop, handler: figures.handler ?? null,
     gc: { events: stats.total.gcEvents, eventsAfterWarmup: figures.gcEventsAfterWarmup ?? 0 },
   };
 }
 
-/** Drops by reason: the responder's, then the stack's counters that count drops, not traffic. */
-function dropsOf(counters: ResponderFigures, stack: Record<string, number> | undefined): Record<string, number> {
+/** The device's own counts, without its labels and the kernel's counters. */
+function deviceCounts(stats: DeviceStats): Record<string, number> {
+  const { backend: _backend, mode: _mode, kernel: _kernel, ...counts } = stats;
+  return counts;
+}
+
+/** Device counters that count drops. */
+const DEVICE_DROPS = ['rxDropped', 'txRingFull'] as const;
+
+/**
+ * Drops by reason: the responder's, the stack's counters that count drops,
+ * not traffic, and the device's. Every name is unique across the three
+ * (test/unit/service/counter-names.test.ts), so none hides another.
+ */
+function dropsOf(counters: ResponderFigures, stack: Record<string, number> | undefined, device?: DeviceStats): Record<string, number> {
   const drops: Record<string, number> = {};
+  for (const name of DEVICE_DROPS) if (device !== undefined && device[name] > 0) drops[name] = device[name];
   for (const reason in counters.dropped ?? {}) {
     const count = (counters.dropped as Record<string, number>)[reason];
     if (count > 0) drops[reason] = count;
   }
   for (const name in stack ?? {}) {
     const count = (stack as Record<string, number>)[name];
-    if (count > 0 && !TRAFFIC_COUNTERS.has(name) && (!name.startsWith('tcp') || TCP_DROPS.has(name))) drops[name] = count;
+    if (count > 0 && !STACK_TRAFFIC_COUNTERS.has(name) && (!name.startsWith('tcp') || TCP_DROPS.has(name))) drops[name] = count;
   }
   return drops;
 }
@@ -343,7 +355,7 @@ function queueFigures(q: QueueStats): Record<string, unknown> {
     queue: q.queue, cpus: q.cpus, rx: q.device.rxFrames, tx: q.device.txFrames,
     requests: counters.requests ?? 0, replies: counters.replies ?? 0, requestsDropped: counters.requestsDropped ?? 0,
     pings: q.stack?.icmpEchoRepliesSent ?? 0, arpReplies: q.stack?.arpRepliesSent ?? 0,
-    drops: dropsOf(counters, q.stack as unknown as Record<string, number> | undefined),
+    drops: dropsOf(counters, q.stack as unknown as Record<string, number> | undefined, q.device),
     neighborsShared: q.neighbors?.sent ?? 0, neighborsAdopted: q.neighbors?.adopted ?? 0,
     gcEvents: q.gcEvents, gcEventsAfterWarmup: counters.gcEventsAfterWarmup ?? 0,
     tcpAccepted: q.stack?.tcpPassiveOpens ?? 0,

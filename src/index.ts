@@ -198,7 +198,9 @@ export function fallbackWarning(device: Pick<Device, 'name' | 'backend' | 'mode'
 
 // The host stack: an interface on a device, its counters, UDP and TCP sockets, and pcap capture.
 export { Interface } from './iface/interface';
-export type { InterfaceOptions } from './iface/interface';
+export type { CacheSizes, InterfaceOptions } from './iface/interface';
+export { unaccounted } from './iface/accounting';
+export type { Unaccounted } from './iface/accounting';
 export { StackCounters } from './iface/counters';
 export type { StackCountersSnapshot } from './iface/counters';
 export type { NeighborCacheOptions, NeighborInfo } from './iface/neighbor-cache';

@@ -32,96 +32,195 @@ export class FakeClock implements Clock {
 /** Called when a timer is due, with the loop's current time. */
 export type TimerCallback = (nowMs: number) => void;
 
-interface TimerEntry {
-  dueMs: number;
-  sequence: number;
-  id: number;
-  callback: TimerCallback;
+/**
+ * A timer that is armed, re-armed and cancelled any number of times without
+ * allocating: made once (`Loop.timer()` or `TimerQueue.timer()`) for an
+ * object that needs one, such as a retransmission or a retry. While armed it
+ * holds one slot in its queue's heap; disarmed, none.
+ */
+export class Timer {
+  /** When it runs, in the queue's milliseconds (meaningful while armed). */
+  dueMs = 0;
+  readonly callback: TimerCallback;
+  /** Position in the queue's heap; -1 while disarmed. */
+  heapIndex = -1;
+  /** Order among timers due at the same time: the one armed first runs first. */
+  sequence = 0;
+  /** The id `TimerQueue.schedule` gave it (0 for timers from timer()). */
+  id = 0;
+  private readonly queue: TimerQueue;
+
+  constructor(queue: TimerQueue, callback: TimerCallback) {
+    this.queue = queue;
+    this.callback = callback;
+  }
+
+  /** True from arm() until it runs or is cancelled. */
+  get armed(): boolean {
+    return this.heapIndex >= 0;
+  }
+
+  /** Run it `delayMs` from the queue's now; re-arming an armed timer moves it. */
+  arm(delayMs: number): void {
+    this.queue.arm(this, this.queue.nowMs() + delayMs);
+  }
+
+  /** Run it at `dueMs` on the queue's clock; re-arming an armed timer moves it. */
+  armAt(dueMs: number): void {
+    this.queue.arm(this, dueMs);
+  }
+
+  /** Disarm it (a no-op when it is not armed). */
+  cancel(): void {
+    this.queue.disarm(this);
+  }
 }
 
-/** A min-heap of timers keyed by due time (ties run in scheduling order). */
+/**
+ * A min-heap of armed timers keyed by due time (ties run in arming order).
+ * Its memory is bounded by what is armed: a cancelled timer leaves the heap
+ * at once, and re-arming moves a timer's one entry instead of adding another.
+ */
 export class TimerQueue {
-  private readonly heap: TimerEntry[] = [];
-  private readonly live = new Set<number>();
+  /** Called when a timer armed becomes the earliest (the loop moves its wake-up). */
+  onEarliestChanged: (() => void) | null = null;
+  private readonly heap: Timer[] = [];
+  /** One-shot timers from schedule(), by id, while armed. */
+  private readonly byId = new Map<number, Timer>();
+  private readonly now: () => number;
   private nextId = 1;
   private sequence = 0;
 
-  /** Schedule `callback` at `dueMs`; returns an id for cancel(). */
+  /** `now` is the clock arm(delayMs) counts from (the loop's). */
+  constructor(now: () => number = () => 0) {
+    this.now = now;
+  }
+
+  /** The queue's current time. */
+  nowMs(): number {
+    return this.now();
+  }
+
+  /** A reusable timer running `callback`, disarmed. */
+  timer(callback: TimerCallback): Timer {
+    return new Timer(this, callback);
+  }
+
+  /** Schedule a one-shot `callback` at `dueMs`; returns an id for cancel(). Allocates a Timer: use timer() for one re-armed often. */
   schedule(dueMs: number, callback: TimerCallback): number {
-    const id = this.nextId++;
-    this.live.add(id);
-    this.push({ dueMs, sequence: this.sequence++, id, callback });
-    return id;
+    const timer = new Timer(this, callback);
+    timer.id = this.nextId++;
+    this.byId.set(timer.id, timer);
+    this.arm(timer, dueMs);
+    return timer.id;
   }
 
-  /** Cancel a scheduled timer; unknown or already-run ids are ignored. */
+  /** Cancel a timer from schedule(); unknown or already-run ids are ignored. */
   cancel(id: number): void {
-    this.live.delete(id);
+    const timer = this.byId.get(id);
+    if (timer !== undefined) this.disarm(timer);
   }
 
-  /** Timers scheduled and not yet run or cancelled. */
+  /** Timers armed: the heap's entries, no more. */
   get size(): number {
-    return this.live.size;
+    return this.heap.length;
   }
 
-  /** Due time of the earliest live timer, or Infinity. */
+  /** One-shot timers from schedule() still armed (each holds one id entry besides its heap entry). */
+  get scheduledIds(): number {
+    return this.byId.size;
+  }
+
+  /** Due time of the earliest armed timer, or Infinity. */
   nextDueMs(): number {
-    this.dropCancelled();
     return this.heap.length === 0 ? Infinity : this.heap[0].dueMs;
   }
 
-  /** Run every timer due at `nowMs` (including ones scheduled by them for no later than `nowMs`); returns how many ran. */
+  /** Run every timer due at `nowMs` (including ones armed by them for no later than `nowMs`); returns how many ran. */
   runDue(nowMs: number): number {
+    const heap = this.heap;
     let ran = 0;
-    for (;;) {
-      this.dropCancelled();
-      if (this.heap.length === 0 || this.heap[0].dueMs > nowMs) return ran;
-      const entry = this.pop();
-      this.live.delete(entry.id);
+    while (heap.length > 0 && heap[0].dueMs <= nowMs) {
+      const timer = heap[0];
+      this.removeAt(0);
+      if (timer.id !== 0) this.byId.delete(timer.id);
       ran++;
-      entry.callback(nowMs);
+      timer.callback(nowMs);
     }
+    return ran;
   }
 
-  private dropCancelled(): void {
-    while (this.heap.length > 0 && !this.live.has(this.heap[0].id)) this.pop();
+  /** Arm `timer` (one of this queue's) at `dueMs`, moving it when armed already. */
+  arm(timer: Timer, dueMs: number): void {
+    timer.dueMs = dueMs;
+    timer.sequence = this.sequence++;
+    const heap = this.heap;
+    if (timer.heapIndex < 0) {
+      timer.heapIndex = heap.length;
+      heap.push(timer);
+      this.siftUp(timer.heapIndex);
+    } else {
+      // A later due time or sequence moves it down; an earlier one up.
+      this.siftDown(timer.heapIndex);
+      this.siftUp(timer.heapIndex);
+    }
+    if (timer.heapIndex === 0 && this.onEarliestChanged !== null) this.onEarliestChanged();
   }
 
-  private before(a: TimerEntry, b: TimerEntry): boolean {
+  /** Take `timer` out of the heap (a no-op when it is not armed). */
+  disarm(timer: Timer): void {
+    if (timer.heapIndex < 0) return;
+    this.removeAt(timer.heapIndex);
+    if (timer.id !== 0) this.byId.delete(timer.id);
+  }
+
+  private removeAt(index: number): void {
+    const heap = this.heap;
+    const removed = heap[index];
+    const last = heap.pop() as Timer;
+    removed.heapIndex = -1;
+    if (last === removed) return;
+    heap[index] = last;
+    last.heapIndex = index;
+    this.siftDown(index);
+    this.siftUp(last.heapIndex);
+  }
+
+  private static before(a: Timer, b: Timer): boolean {
     return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.sequence < b.sequence);
   }
 
-  private push(entry: TimerEntry): void {
+  private siftUp(index: number): void {
     const heap = this.heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
+    const timer = heap[index];
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex];
+      if (!TimerQueue.before(timer, parent)) break;
+      heap[index] = parent;
+      parent.heapIndex = index;
+      index = parentIndex;
     }
+    heap[index] = timer;
+    timer.heapIndex = index;
   }
 
-  private pop(): TimerEntry {
+  private siftDown(index: number): void {
     const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop() as TimerEntry;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && this.before(heap[left], heap[smallest])) smallest = left;
-        if (right < heap.length && this.before(heap[right], heap[smallest])) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
-        i = smallest;
-      }
+    const length = heap.length;
+    const timer = heap[index];
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child = right < length && TimerQueue.before(heap[right], heap[left]) ? right : left;
+      if (!TimerQueue.before(heap[child], timer)) break;
+      heap[index] = heap[child];
+      heap[index].heapIndex = index;
+      index = child;
     }
-    return top;
+    heap[index] = timer;
+    timer.heapIndex = index;
   }
 }
 
@@ -171,9 +270,17 @@ export interface LoopStats {
 /** Drives one device: receive batches into `onFrame`, flush, run timers. */
 export class Loop {
   readonly device: Device;
-  readonly timers = new TimerQueue();
+  /** The stack's timers, on the loop's clock. */
+  readonly timers: TimerQueue;
   readonly clock: Clock;
   readonly counters: LoopStats = { turns: 0, batches: 0, frames: 0, yields: 0, rearms: 0, timersRun: 0 };
+  /**
+   * The loop's time at index 0: the turn's time during a turn, else what
+   * refreshNow() last read. Per-packet code that needs the time calls
+   * refreshNow() and reads it here: a number returned from a call that is
+   * not inlined is boxed, a garbage object per packet.
+   */
+  readonly nowCell = new Float64Array(1);
   /** Where received frames go (the stack's input). */
   onFrame: FrameHandler;
 
@@ -195,6 +302,7 @@ export class Loop {
   private txRetry: NodeJS.Timeout | null = null;
   private txRetryArmed = false;
   private inTurn = false;
+  private runningTimers = false;
   private turnNowMs = 0;
   private readonly onReadable = (): void => this.turn();
   private readonly onYielded = (): void => {
@@ -227,6 +335,11 @@ export class Loop {
     this.spinAfterFrames = options.spin === false ? Infinity : SPIN_AFTER_FRAMES;
     this.turnFrames = this.batchesPerTurn * this.batchSize;
     this.clock = options.clock ?? systemClock;
+    this.timers = new TimerQueue(() => this.nowMs());
+    // A timer armed earlier than the loop's wake-up moves it (after runTimers the loop re-arms anyway).
+    this.timers.onEarliestChanged = () => {
+      if (!this.runningTimers) this.armTimer();
+    };
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     if (!Number.isInteger(this.batchesPerTurn) || this.batchesPerTurn < 1) throw new RangeError(`batchesPerTurn must be a positive integer, got ${options.batchesPerTurn}`);
   }
@@ -238,6 +351,11 @@ export class Loop {
    */
   nowMs(): number {
     return this.inTurn ? this.turnNowMs : this.clock.nowMs();
+  }
+
+  /** Bring nowCell to nowMs() (outside a turn, frames handed to the stack by hand, as tests do, need it). */
+  refreshNow(): void {
+    if (!this.inTurn) this.nowCell[0] = this.clock.nowMs();
   }
 
   get isRunning(): boolean {
@@ -267,13 +385,21 @@ export class Loop {
     this.timerDueMs = Infinity;
   }
 
-  /** Run `callback` at `delayMs` from now on the loop's clock; returns an id for cancelTimer. */
-  setTimer(delayMs: number, callback: TimerCallback): number {
-    const id = this.timers.schedule(this.nowMs() + delayMs, callback);
-    this.armTimer();
-    return id;
+  /**
+   * A reusable timer on the loop's clock: `arm(delayMs)`, `armAt(dueMs)`,
+   * `cancel()`, any number of times, without allocating. For anything armed
+   * again and again (retries, retransmissions).
+   */
+  timer(callback: TimerCallback): Timer {
+    return this.timers.timer(callback);
   }
 
+  /** Run `callback` once at `delayMs` from now on the loop's clock; returns an id for cancelTimer. Allocates per call: see timer(). */
+  setTimer(delayMs: number, callback: TimerCallback): number {
+    return this.timers.schedule(this.nowMs() + delayMs, callback);
+  }
+
+  /** Cancel a timer from setTimer (its memory goes with it). */
   cancelTimer(id: number): void {
     this.timers.cancel(id);
   }
@@ -289,6 +415,7 @@ export class Loop {
   turn(): void {
     if (!this.running || this.device.closed) return;
     this.turnNowMs = this.clock.nowMs();
+    this.nowCell[0] = this.turnNowMs;
     this.inTurn = true;
     try {
       this.drain();
@@ -398,7 +525,12 @@ export class Loop {
 
   private runTimers(): void {
     if (this.timers.size === 0) return;
-    this.counters.timersRun += this.timers.runDue(this.nowMs());
+    this.runningTimers = true;
+    try {
+      this.counters.timersRun += this.timers.runDue(this.nowMs());
+    } finally {
+      this.runningTimers = false;
+    }
     this.armTimer();
   }
 

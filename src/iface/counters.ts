@@ -67,6 +67,18 @@ export class StackCounters {
   ipv4NotForUs = 0;
   /** Received with TTL 0, which no host may send (RFC 1122 3.2.1.7). */
   ipv4TtlZero = 0;
+  /** Options with a length byte under 2, past the header or missing, or under the option's minimum (answered with parameter problem). */
+  ipv4OptionBadLength = 0;
+  /** Record Route, source route or Timestamp with a pointer out of range (parameter problem). */
+  ipv4OptionBadPointer = 0;
+  /** Record Route, Timestamp or a source route twice (parameter problem). */
+  ipv4OptionRepeated = 0;
+  /** A full Timestamp option whose overflow count was already 15 (parameter problem). */
+  ipv4OptionTimestampOverflow = 0;
+  /** A CIPSO security label: no CIPSO domain is configured (parameter problem). */
+  ipv4OptionCipso = 0;
+  /** Source-routed datagrams, dropped silently (as Linux with accept_source_route 0). */
+  ipv4SourceRouted = 0;
   /** Protocols other than ICMP, UDP and TCP (answered with protocol unreachable). */
   ipv4UnknownProtocol = 0;
   ipv4FragmentsReceived = 0;
@@ -262,8 +274,8 @@ export class StackCounters {
   framesSent = 0;
   /** No free transmit buffer. */
   txNoBuffer = 0;
-  /** The device refused a frame (TX ring full). */
-  txRingFull = 0;
+  /** The device refused a frame (its TX ring was full). */
+  txDeviceFull = 0;
   /** Frames not sent because the link was down. */
   txLinkDown = 0;
   /** Errors thrown by the device while flushing. */
@@ -274,6 +286,17 @@ export class StackCounters {
   linkUp = 0;
   linkAbsent = 0;
 }
+
+/**
+ * Counters of things done rather than refused; every other counter outside
+ * TCP's names a drop reason (TCP's drop reasons: src/tcp/drops.ts).
+ */
+export const STACK_TRAFFIC_COUNTERS: ReadonlySet<string> = new Set([
+  'framesReceived', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent', 'arpEntriesExpired',
+  'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
+  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent',
+  'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported', 'udpRepliesInPlace', 'framesSent', 'linkDown', 'linkUp', 'linkAbsent',
+]);
 
 /** The counters as a plain object. */
 export type StackCountersSnapshot = { [K in keyof StackCounters]: number };

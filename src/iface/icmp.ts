@@ -22,6 +22,7 @@ import {
   ICMPV4_ECHO_REPLY,
   ICMPV4_ECHO_REQUEST,
   ICMPV4_HEADER_LEN,
+  ICMPV4_PARAMETER_PROBLEM,
   ICMPV4_REDIRECT,
   ICMPV4_TIME_EXCEEDED,
   Icmpv4Packet,
@@ -157,6 +158,11 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
     this.sendError(datagram, ICMPV4_DESTINATION_UNREACHABLE, Icmpv4UnreachableCode.PROTOCOL);
   }
 
+  /** Parameter problem, code 0: `pointer` is the offending byte's offset from the start of the quoted header (RFC 792). */
+  parameterProblem(datagram: Ipv4Datagram, pointer: number): void {
+    this.sendError(datagram, ICMPV4_PARAMETER_PROBLEM, 0, pointer << 24);
+  }
+
   /** A datagram timed out in reassembly: tell its source, when its first fragment (so its header) arrived (RFC 792). */
   reassemblyTimedOut(slot: ReassemblySlot, nowMs: number): void {
     if (!slot.hasFirstFragment) return;
@@ -191,12 +197,12 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
     if (this.output.send(datagram.source, IP_PROTOCOL_ICMP, scratch, 0, length)) this.counters.icmpEchoRepliesSent++;
   }
 
-  private sendError(datagram: Ipv4Datagram, type: number, code: number): void {
+  private sendError(datagram: Ipv4Datagram, type: number, code: number, restOfHeader = 0): void {
     if (datagram.toBroadcast || this.isAboutIcmpError(datagram.protocol, datagram.view, datagram.payloadOffset, datagram.payloadLength)) {
       this.counters.icmpErrorsSuppressed++;
       return;
     }
-    this.sendErrorQuoting(datagram.source, datagram.view, datagram.headerOffset, datagram.headerLength + datagram.payloadLength, type, code, this.now());
+    this.sendErrorQuoting(datagram.source, datagram.view, datagram.headerOffset, datagram.headerLength + datagram.payloadLength, type, code, this.now(), restOfHeader);
   }
 
   /** True when the offending datagram is itself an ICMP error (or of a type unknown, as Linux counts those). */
@@ -207,7 +213,7 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
     return type > HIGHEST_KNOWN_TYPE || isIcmpv4Error(type) || type === ICMPV4_SOURCE_QUENCH || type === ICMPV4_REDIRECT;
   }
 
-  private sendErrorQuoting(destination: number, view: DataView, offset: number, available: number, type: number, code: number, nowMs: number): void {
+  private sendErrorQuoting(destination: number, view: DataView, offset: number, available: number, type: number, code: number, nowMs: number, restOfHeader = 0): void {
     const counters = this.counters;
     if (!this.overall.take(nowMs)) {
       counters.icmpRateLimitedGlobal++;
@@ -224,7 +230,7 @@ export class IcmpLayer implements TransportInput, UnreachableSender {
     const memory = this.link.memory;
     memory.setUint8(at + icmpv4Field.TYPE, type);
     memory.setUint8(at + icmpv4Field.CODE, code);
-    memory.setUint32(at + icmpv4Field.REST_OF_HEADER, 0);
+    memory.setUint32(at + icmpv4Field.REST_OF_HEADER, restOfHeader >>> 0);
     copyBytes(view, offset, memory, at + ICMPV4_HEADER_LEN, quoted);
     memory.setUint16(at + icmpv4Field.CHECKSUM, 0);
     memory.setUint16(at + icmpv4Field.CHECKSUM, internetChecksum(memory, at, length));

@@ -11,7 +11,7 @@
 // cache and sockets, and announces itself again.
 
 import { EventEmitter } from 'node:events';
-import { Loop, type Clock, type LoopOptions, type TimerCallback } from '../loop';
+import { Loop, type Clock, type LoopOptions, type Timer } from '../loop';
 import type { Device, FrameHandler, LinkState } from '../phy/device';
 import {
   ETHERNET_HEADER_LEN, ETHERNET_VLAN_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethernetField, macToString, parseMac,
@@ -29,6 +29,25 @@ import { TransportChecksums } from './transport-checksum';
 import { UdpLayer } from './udp';
 import { TcpLayer } from '../tcp/layer';
 import type { TcpOptions } from '../tcp/config';
+
+/**
+ * How full the interface's caches and queues are (gauges). TCP's
+ * connection count is the stack counter tcpConnections.
+ */
+export interface CacheSizes {
+  /** Neighbour cache entries (at most arp.maxEntries). */
+  arpEntries: number;
+  /** Frames waiting for a neighbour to resolve (at most arp.maxQueuedFrames). */
+  arpQueuedFrames: number;
+  /** Datagrams being reassembled (at most reassembly.maxDatagrams). */
+  reassemblyDatagrams: number;
+  /** Bytes of reassembly buffers allocated (at most maxDatagrams of about 72 KiB). */
+  reassemblyBufferBytes: number;
+  /** TCP connections in TIME-WAIT (at most tcp.maxTimeWait). */
+  tcpTimeWaitConnections: number;
+  /** Timers armed in the loop's queue. */
+  timersArmed: number;
+}
 
 /** How to set up an interface. */
 export interface InterfaceOptions {
@@ -116,13 +135,9 @@ export class Interface extends EventEmitter {
   private isClosed = false;
   private paused = false;
   private receiving = false;
-  private linkTimerId = 0;
+  /** Polls the link state while the loop runs. */
+  private readonly linkTimer: Timer;
   private pausedPoll: NodeJS.Timeout | null = null;
-  private readonly onLinkTimer: TimerCallback = () => {
-    this.linkTimerId = 0;
-    this.pollLink();
-    this.armLinkPoll();
-  };
   private readonly onPausedPoll = (): void => {
     this.pausedPoll = null;
     this.pollLink();
@@ -151,6 +166,10 @@ export class Interface extends EventEmitter {
 
     this.frameHandler = (offset, length, token) => this.input(offset, length, token);
     this.loop = new Loop(device, this.frameHandler, { ...options.loop, clock: options.clock });
+    this.linkTimer = this.loop.timer(() => {
+      this.pollLink();
+      this.armLinkPoll();
+    });
     const now = (): number => this.loop.nowMs();
     const scratch = new DataView(new ArrayBuffer(SCRATCH_LEN));
     const counters = this.stats;
@@ -161,7 +180,7 @@ export class Interface extends EventEmitter {
     this.reassembler = new Reassembler(counters, this.loop, (slot, nowMs) => this.icmp.reassemblyTimedOut(slot, nowMs), options.reassembly);
     this.icmp = new IcmpLayer(this.link, this.output, identification, counters, this.addressing, scratch, now, options.icmp);
     this.udp = new UdpLayer(this.link, this.output, identification, this.icmp, this.addressing, counters, this.checksums, scratch, () => this.sent());
-    this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity, now);
+    this.ipv4 = new Ipv4Input(this.addressing, counters, this.reassembler, device.frameCapacity);
     this.ipv4.icmp = this.icmp;
     this.ipv4.udp = this.udp;
     this.icmp.udp = this.udp;
@@ -223,8 +242,7 @@ export class Interface extends EventEmitter {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    if (this.linkTimerId !== 0) this.loop.cancelTimer(this.linkTimerId);
-    this.linkTimerId = 0;
+    this.linkTimer.cancel();
     if (this.pausedPoll !== null) clearTimeout(this.pausedPoll);
     this.pausedPoll = null;
     this.udp.closeAll();
@@ -240,6 +258,18 @@ export class Interface extends EventEmitter {
   /** Every counter, as a plain object (a copy). */
   counters(): StackCountersSnapshot {
     return { ...this.stats };
+  }
+
+  /** How full each cache and queue is now (their bounds: docs/limits.md). */
+  cacheSizes(): CacheSizes {
+    return {
+      arpEntries: this.neighbors.size,
+      arpQueuedFrames: this.neighbors.pendingFrames,
+      reassemblyDatagrams: this.reassembler.pending,
+      reassemblyBufferBytes: this.reassembler.memoryBytes,
+      tcpTimeWaitConnections: this.tcp.timeWaitConnections,
+      timersArmed: this.loop.timers.size,
+    };
   }
 
   /** What the neighbor cache holds for `address` ("198.18.0.2"), or null. */
@@ -321,16 +351,15 @@ export class Interface extends EventEmitter {
   }
 
   private armLinkPoll(): void {
-    if (this.isClosed || this.paused || this.linkTimerId !== 0 || this.device.linkState === undefined) return;
-    this.linkTimerId = this.loop.setTimer(this.linkPollMs, this.onLinkTimer);
+    if (this.isClosed || this.paused || this.linkTimer.armed || this.device.linkState === undefined) return;
+    this.linkTimer.arm(this.linkPollMs);
   }
 
   /** The interface is gone: stop touching the device, and keep looking for it on a plain timer. */
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
-    if (this.linkTimerId !== 0) this.loop.cancelTimer(this.linkTimerId);
-    this.linkTimerId = 0;
+    this.linkTimer.cancel();
     this.loop.stop();
     this.pausedPoll = setTimeout(this.onPausedPoll, this.linkPollMs);
   }

@@ -1,12 +1,14 @@
 // IPv4 input (RFC 791, RFC 1122 3.2.1): check a received packet, accept it
-// when it is for us, reassemble fragments, and hand the datagram to ICMP,
-// UDP, TCP, or the unknown-protocol answer. Every refusal has its own counter.
+// when it is for us, check its options as Linux does (ipv4-options.ts),
+// reassemble fragments, and hand the datagram to ICMP, UDP, TCP, or the
+// unknown-protocol answer. Every refusal has its own counter.
 
 import { EMPTY_VIEW } from '../wire/bytes';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, Ipv4Packet, ipv4Field } from '../wire/ipv4';
 import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import { packetChecksumSum } from '../wire/checksum';
+import { Ipv4OptionsVerdict, checkIpv4Options, optionsPointer, optionsReason } from './ipv4-options';
 import type { Reassembler, ReassemblySlot } from './reassembly';
 
 /**
@@ -43,6 +45,8 @@ export interface TransportInput {
 export interface UnreachableSender {
   /** Answer a datagram whose protocol nobody handles (protocol unreachable). */
   protocolUnreachable(datagram: Ipv4Datagram): void;
+  /** Answer a datagram (or first fragment) whose header is wrong at byte `pointer` (parameter problem). */
+  parameterProblem(datagram: Ipv4Datagram, pointer: number): void;
 }
 
 /** Checks and dispatches received IPv4 packets. */
@@ -50,7 +54,6 @@ export class Ipv4Input {
   private readonly addressing: Ipv4Addressing;
   private readonly counters: StackCounters;
   private readonly reassembler: Reassembler;
-  private readonly now: () => number;
   private readonly frameCapacity: number;
   private readonly packet = new Ipv4Packet();
   private readonly direct = new Ipv4Datagram();
@@ -59,12 +62,11 @@ export class Ipv4Input {
   udp: TransportInput | null = null;
   tcp: TransportInput | null = null;
 
-  constructor(addressing: Ipv4Addressing, counters: StackCounters, reassembler: Reassembler, frameCapacity: number, now: () => number) {
+  constructor(addressing: Ipv4Addressing, counters: StackCounters, reassembler: Reassembler, frameCapacity: number) {
     this.addressing = addressing;
     this.counters = counters;
     this.reassembler = reassembler;
     this.frameCapacity = frameCapacity;
-    this.now = now;
   }
 
   /**
@@ -119,9 +121,17 @@ export class Ipv4Input {
       counters.ipv4TtlZero++;
       return;
     }
+    // Every fragment carries its own header: each one's options are checked, as Linux does before reassembly.
+    if (headerLength > IPV4_HEADER_LEN) {
+      const verdict = checkIpv4Options(view, offset, headerLength);
+      if (verdict !== Ipv4OptionsVerdict.OK) {
+        this.refuseOptions(verdict, view, bytes, offset, headerLength, totalLength, source, destination, toBroadcast);
+        return;
+      }
+    }
     if (packet.isFragment) {
       counters.ipv4FragmentsReceived++;
-      const slot = this.reassembler.add(packet, this.now());
+      const slot = this.reassembler.add(packet);
       if (slot !== null) this.deliverReassembled(slot, toBroadcast);
       return;
     }
@@ -142,6 +152,42 @@ export class Ipv4Input {
     const frameRoom = offset - frameOffset + length;
     datagram.capacity = (frameRoom > this.frameCapacity ? frameRoom : this.frameCapacity) - (offset + headerLength - frameOffset);
     this.dispatch(datagram);
+  }
+
+  /** Count a datagram refused for its options and, unless it was source routed, answer parameter problem. */
+  private refuseOptions(verdict: number, view: DataView, bytes: Uint8Array, offset: number, headerLength: number, totalLength: number, source: number, destination: number, toBroadcast: boolean): void {
+    const counters = this.counters;
+    const reason = optionsReason(verdict);
+    if (reason === Ipv4OptionsVerdict.SOURCE_ROUTED) {
+      counters.ipv4SourceRouted++;
+      return;
+    }
+    if (reason === Ipv4OptionsVerdict.BAD_LENGTH) counters.ipv4OptionBadLength++;
+    else if (reason === Ipv4OptionsVerdict.BAD_POINTER) counters.ipv4OptionBadPointer++;
+    else if (reason === Ipv4OptionsVerdict.REPEATED) counters.ipv4OptionRepeated++;
+    else if (reason === Ipv4OptionsVerdict.TIMESTAMP_OVERFLOW) counters.ipv4OptionTimestampOverflow++;
+    else counters.ipv4OptionCipso++;
+    if (this.icmp === null) return;
+    // No error about a fragment other than the first (RFC 1122 3.2.2).
+    if (this.packet.fragmentOffsetBytes !== 0) {
+      counters.icmpErrorsSuppressed++;
+      return;
+    }
+    const datagram = this.direct;
+    datagram.view = view;
+    datagram.bytes = bytes;
+    datagram.headerOffset = offset;
+    datagram.headerLength = headerLength;
+    datagram.payloadOffset = offset + headerLength;
+    datagram.payloadLength = totalLength - headerLength;
+    datagram.source = source;
+    datagram.destination = destination;
+    datagram.protocol = this.packet.protocol;
+    datagram.toBroadcast = toBroadcast;
+    datagram.token = -1;
+    datagram.frameOffset = -1;
+    datagram.capacity = 0;
+    this.icmp.parameterProblem(datagram, optionsPointer(verdict));
   }
 
   private deliverReassembled(slot: ReassemblySlot, toBroadcast: boolean): void {

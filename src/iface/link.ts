@@ -65,7 +65,7 @@ export class Link {
       return false;
     }
     if (!this.device.transmit(offset, length)) {
-      this.counters.txRingFull++;
+      this.counters.txDeviceFull++;
       return false;
     }
     this.counters.framesSent++;
@@ -79,7 +79,7 @@ export class Link {
       return false;
     }
     if (!this.device.replyInPlace(token, length)) {
-      this.counters.txRingFull++;
+      this.counters.txDeviceFull++;
       return false;
     }
     this.counters.framesSent++;

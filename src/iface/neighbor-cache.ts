@@ -19,7 +19,7 @@
 //
 // Time comes in as `nowMs`; timers run on the loop's timer queue.
 
-import type { Loop, TimerCallback } from '../loop';
+import type { Loop, Timer } from '../loop';
 import {
   ARP_HEADER_LEN,
   ARP_OPERATION_REPLY,
@@ -33,8 +33,8 @@ import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
 import type { Link } from './link';
 
-/** The loop's timer calls. */
-export type TimerHost = Pick<Loop, 'setTimer' | 'cancelTimer'>;
+/** Where the stack's layers get their timers: the loop. */
+export type TimerHost = Pick<Loop, 'timer'>;
 
 /**
  * Told of every neighbour an ARP packet taught the cache: its address, MAC
@@ -82,17 +82,17 @@ class NeighborEntry {
   /** Requests outstanding: resolving (unresolved) or re-confirming (resolved). */
   probing = false;
   requestsSent = 0;
-  timerId = 0;
+  /** The retry of a resolution or re-confirmation; re-armed for each request. */
+  readonly timer: Timer;
   readonly queueOffsets: Int32Array;
   readonly queueLengths: Int32Array;
   queueCount = 0;
-  readonly onTimer: TimerCallback;
 
-  constructor(address: number, queueLength: number, onTimer: (entry: NeighborEntry, nowMs: number) => void) {
+  constructor(address: number, queueLength: number, timers: TimerHost, onTimer: (entry: NeighborEntry, nowMs: number) => void) {
     this.address = address;
     this.queueOffsets = new Int32Array(queueLength);
     this.queueLengths = new Int32Array(queueLength);
-    this.onTimer = (nowMs) => onTimer(this, nowMs);
+    this.timer = timers.timer((nowMs) => onTimer(this, nowMs));
   }
 }
 
@@ -111,14 +111,13 @@ export class NeighborCache {
   private readonly timers: TimerHost;
   private readonly entries = new Map<number, NeighborEntry>();
   private queuedFrames = 0;
-  private sweepTimerId = 0;
+  private readonly sweepTimer: Timer;
   private lastEntry: NeighborEntry | null = null;
   private readonly packet = new ArpPacket();
   private readonly repr = new ArpRepr();
   /** Told of what ARP input learns (null: nobody listens). */
   onLearned: NeighborLearnedListener | null = null;
   private readonly onEntryTimer = (entry: NeighborEntry): void => this.entryTimer(entry);
-  private readonly onSweep: TimerCallback = (nowMs) => this.sweep(nowMs);
 
   constructor(link: Link, addressing: Ipv4Addressing, counters: StackCounters, timers: TimerHost, options: NeighborCacheOptions = {}) {
     this.link = link;
@@ -132,11 +131,17 @@ export class NeighborCache {
     this.queueLength = positiveInteger('arp.queueLength', options.queueLength ?? 64);
     this.maxQueuedFrames = positiveInteger('arp.maxQueuedFrames', options.maxQueuedFrames ?? 256);
     this.maxEntries = positiveInteger('arp.maxEntries', options.maxEntries ?? 1024);
+    this.sweepTimer = timers.timer((nowMs) => this.sweep(nowMs));
   }
 
   /** Entries in the cache, complete or not. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Frames waiting for their next hop to be resolved, all targets together. */
+  get pendingFrames(): number {
+    return this.queuedFrames;
   }
 
   /** What the cache holds for `address` (a u32) at `nowMs`, or null. */
@@ -175,7 +180,7 @@ export class NeighborCache {
         this.link.freeFrame(frameOffset);
         return false;
       }
-      entry = new NeighborEntry(nextHop, this.queueLength, this.onEntryTimer);
+      entry = new NeighborEntry(nextHop, this.queueLength, this.timers, this.onEntryTimer);
       entry.usedMs = nowMs;
       this.entries.set(nextHop, entry);
       this.armSweep();
@@ -206,7 +211,7 @@ export class NeighborCache {
       this.counters.arpTableFull++;
       return false;
     }
-    entry = new NeighborEntry(address, this.queueLength, this.onEntryTimer);
+    entry = new NeighborEntry(address, this.queueLength, this.timers, this.onEntryTimer);
     entry.usedMs = nowMs;
     this.entries.set(address, entry);
     this.armSweep();
@@ -273,8 +278,7 @@ export class NeighborCache {
   /** Drop every entry, freeing queued frames and cancelling timers. */
   clear(): void {
     for (const entry of this.entries.values()) this.remove(entry);
-    if (this.sweepTimerId !== 0) this.timers.cancelTimer(this.sweepTimerId);
-    this.sweepTimerId = 0;
+    this.sweepTimer.cancel();
   }
 
   /**
@@ -289,7 +293,7 @@ export class NeighborCache {
       return true;
     }
     if (!confirmed || !this.addressing.isOnLink(address) || this.entries.size >= this.maxEntries) return false;
-    const learned = new NeighborEntry(address, this.queueLength, this.onEntryTimer);
+    const learned = new NeighborEntry(address, this.queueLength, this.timers, this.onEntryTimer);
     this.entries.set(address, learned);
     this.armSweep();
     this.learn(learned, mac, true, nowMs);
@@ -306,8 +310,7 @@ export class NeighborCache {
       if (entry.probing) {
         entry.probing = false;
         entry.requestsSent = 0;
-        this.timers.cancelTimer(entry.timerId);
-        entry.timerId = 0;
+        entry.timer.cancel();
       }
     }
     if (!wasResolved) this.releaseQueue(entry);
@@ -337,11 +340,10 @@ export class NeighborCache {
       ? this.sendRequest(entry.address, entry.macHigh16, entry.macLow32, this.addressing.address)
       : this.sendRequest(entry.address, 0xffff, 0xffffffff, this.addressing.address);
     if (sent) this.counters.arpRequestsSent++;
-    entry.timerId = this.timers.setTimer(this.retryMs, entry.onTimer);
+    entry.timer.arm(this.retryMs);
   }
 
   private entryTimer(entry: NeighborEntry): void {
-    entry.timerId = 0;
     if (!entry.probing || this.entries.get(entry.address) !== entry) return;
     if (entry.requestsSent < this.maxRequests) {
       this.sendNextRequest(entry);
@@ -352,8 +354,7 @@ export class NeighborCache {
   }
 
   private remove(entry: NeighborEntry): void {
-    if (entry.timerId !== 0) this.timers.cancelTimer(entry.timerId);
-    entry.timerId = 0;
+    entry.timer.cancel();
     entry.probing = false;
     if (entry.queueCount > 0) {
       this.counters.arpQueueDropped += entry.queueCount;
@@ -378,12 +379,10 @@ export class NeighborCache {
   }
 
   private armSweep(): void {
-    if (this.sweepTimerId !== 0) return;
-    this.sweepTimerId = this.timers.setTimer(Math.min(1000, this.unusedMs), this.onSweep);
+    if (!this.sweepTimer.armed) this.sweepTimer.arm(Math.min(1000, this.unusedMs));
   }
 
   private sweep(nowMs: number): void {
-    this.sweepTimerId = 0;
     for (const entry of this.entries.values()) {
       if (entry.probing) continue;
       const lastMs = entry.usedMs > entry.confirmedMs ? entry.usedMs : entry.confirmedMs;

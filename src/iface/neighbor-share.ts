@@ -7,7 +7,7 @@
 // packet had come to them.
 
 import type { Interface } from './interface';
-import type { TimerCallback } from '../loop';
+import type { Timer } from '../loop';
 
 /** u32 fields per shared entry: address, MAC high 16 bits, MAC low 32 bits, confirmed (1 or 0). */
 export const NEIGHBOR_SHARE_FIELDS = 4;
@@ -42,11 +42,8 @@ export class NeighborShare {
   private count = 0;
   /** Address → its entry's index in `pending`, while a batch collects. */
   private readonly slots = new Map<number, number>();
-  private timerId = 0;
-  private readonly onTimer: TimerCallback = () => {
-    this.timerId = 0;
-    this.flush();
-  };
+  /** Armed while a batch collects: the batch leaves when it runs. */
+  private readonly timer: Timer;
 
   /** Share `iface`'s learned neighbours through `post` (a copy of the batch is handed over: it may be transferred). */
   constructor(iface: Interface, post: (entries: Uint32Array) => void, options: NeighborShareOptions = {}) {
@@ -57,13 +54,13 @@ export class NeighborShare {
     this.capacity = options.capacity ?? iface.neighbors.maxEntries;
     if (!Number.isInteger(this.capacity) || this.capacity < 1) throw new TypeError(`capacity must be a positive integer, got ${options.capacity}`);
     this.pending = new Uint32Array(this.capacity * NEIGHBOR_SHARE_FIELDS);
+    this.timer = iface.loop.timer(() => this.flush());
     iface.neighbors.onLearned = (address, high16, low32, confirmed) => this.learned(address, high16, low32, confirmed);
   }
 
   /** Post what has been collected now. */
   flush(): void {
-    if (this.timerId !== 0) this.iface.loop.cancelTimer(this.timerId);
-    this.timerId = 0;
+    this.timer.cancel();
     const count = this.count;
     if (count === 0) return;
     this.count = 0;
@@ -90,8 +87,7 @@ export class NeighborShare {
 
   /** Stop listening to the cache (what was collected is dropped). */
   detach(): void {
-    if (this.timerId !== 0) this.iface.loop.cancelTimer(this.timerId);
-    this.timerId = 0;
+    this.timer.cancel();
     this.count = 0;
     this.slots.clear();
     this.iface.neighbors.onLearned = null;
@@ -115,6 +111,6 @@ export class NeighborShare {
     pending[at + 2] = low32;
     // A confirmation anywhere in the batch confirms the entry.
     if (confirmed) pending[at + 3] = 1;
-    if (this.timerId === 0) this.timerId = this.iface.loop.setTimer(this.delayMs, this.onTimer);
+    if (!this.timer.armed) this.timer.arm(this.delayMs);
   }
 }

@@ -54,6 +54,11 @@ export class KeyedTokenBuckets {
     this.lastMs = new Float64Array(size);
   }
 
+  /** The table's fixed size: keys it tracks at once. */
+  get slots(): number {
+    return this.mask + 1;
+  }
+
   /** Take one token from `key`'s bucket at `nowMs`; false when it is empty. */
   take(key: number, nowMs: number): boolean {
     const slot = Math.imul(key, 0x9e3779b1) >>> 16 & this.mask;

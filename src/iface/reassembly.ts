@@ -8,18 +8,18 @@
 // so the finished datagram is one contiguous header + payload, as if it had
 // arrived whole. At most `maxDatagrams` slots exist; a new datagram when all
 // are busy evicts the oldest. A datagram not finished `timeoutMs` after its
-// first fragment is dropped.
+// first fragment is dropped: one sweep timer, due when the oldest datagram
+// expires, serves every slot, so a flood of fragments costs no timer memory.
 //
 // Fragments that overlap a received part are dropped with their whole
 // datagram (as Linux does since the FragmentSmack fixes, and RFC 5722 asks
 // for IPv6); a fragment adding nothing new is an ignored duplicate.
 
-import type { TimerCallback } from '../loop';
+import type { Loop, Timer } from '../loop';
 import { copyBytes } from '../wire/bytes';
 import { internetChecksum } from '../wire/checksum';
 import { IPV4_MAX_HEADER_LEN, type Ipv4Packet, ipv4Field } from '../wire/ipv4';
 import type { StackCounters } from './counters';
-import type { TimerHost } from './neighbor-cache';
 
 /** Largest IPv4 payload: Total Length is 16 bits and includes a 20-byte header at least. */
 export const IPV4_MAX_PAYLOAD_LEN = 0xffff - 20;
@@ -38,8 +38,12 @@ export interface ReassemblyOptions {
 /** One datagram being reassembled; when complete, its header and payload are contiguous in `view`. */
 export class ReassemblySlot {
   inUse = false;
-  source = 0;
-  destination = 0;
+  /**
+   * The addresses as signed 32-bit numbers: always small integers to V8, so
+   * matching a fragment never boxes one (see `source` and `destination`).
+   */
+  sourceBits = 0;
+  destinationBits = 0;
   protocol = 0;
   identification = 0;
   firstMs = 0;
@@ -52,14 +56,18 @@ export class ReassemblySlot {
   headerLength = 0;
   /** Payload bytes the first fragment carried. */
   firstFragmentLength = 0;
-  timerId = 0;
   view: DataView | null = null;
   bytes: Uint8Array | null = null;
   blocks: Uint8Array | null = null;
-  readonly onTimer: TimerCallback;
 
-  constructor(onTimer: (slot: ReassemblySlot, nowMs: number) => void) {
-    this.onTimer = (nowMs) => onTimer(this, nowMs);
+  /** The datagram's source address (u32). */
+  get source(): number {
+    return this.sourceBits >>> 0;
+  }
+
+  /** The datagram's destination address (u32). */
+  get destination(): number {
+    return this.destinationBits >>> 0;
   }
 
   /** Where the payload starts in `view`. */
@@ -78,6 +86,13 @@ export class ReassemblySlot {
   }
 }
 
+/**
+ * The loop as the reassembler uses it: one timer, and the time read in
+ * place (`nowCell`, brought up to date by `refreshNow()`), so that a
+ * fragment costs no boxed number.
+ */
+export type ReassemblyClock = Pick<Loop, 'timer' | 'nowCell' | 'refreshNow'>;
+
 /** Called when a datagram times out, before its slot is freed (for ICMP time exceeded). */
 export type ReassemblyTimeoutHandler = (slot: ReassemblySlot, nowMs: number) => void;
 
@@ -87,26 +102,27 @@ export class Reassembler {
   readonly timeoutMs: number;
   private readonly slots: ReassemblySlot[] = [];
   private readonly counters: StackCounters;
-  private readonly timers: TimerHost;
   private readonly onTimeout: ReassemblyTimeoutHandler;
-  private readonly expire = (slot: ReassemblySlot, nowMs: number): void => this.timeout(slot, nowMs);
+  /** Due when the oldest datagram in progress expires; disarmed while none is. */
+  private readonly sweepTimer: Timer;
+  private readonly clock: ReassemblyClock;
+  private slotsInUse = 0;
 
-  constructor(counters: StackCounters, timers: TimerHost, onTimeout: ReassemblyTimeoutHandler, options: ReassemblyOptions = {}) {
+  constructor(counters: StackCounters, clock: ReassemblyClock, onTimeout: ReassemblyTimeoutHandler, options: ReassemblyOptions = {}) {
     this.counters = counters;
-    this.timers = timers;
+    this.clock = clock;
     this.onTimeout = onTimeout;
+    this.sweepTimer = clock.timer((nowMs) => this.sweep(nowMs));
     this.maxDatagrams = options.maxDatagrams ?? 16;
     this.timeoutMs = options.timeoutMs ?? 30000;
     if (!Number.isInteger(this.maxDatagrams) || this.maxDatagrams < 1) throw new TypeError(`reassembly.maxDatagrams must be a positive integer, got ${options.maxDatagrams}`);
     if (!(this.timeoutMs > 0)) throw new TypeError(`reassembly.timeoutMs must be positive, got ${options.timeoutMs}`);
-    for (let i = 0; i < this.maxDatagrams; i++) this.slots.push(new ReassemblySlot(this.expire));
+    for (let i = 0; i < this.maxDatagrams; i++) this.slots.push(new ReassemblySlot());
   }
 
-  /** Datagrams being reassembled. */
+  /** Datagrams being reassembled (slots in use). */
   get pending(): number {
-    let count = 0;
-    for (const slot of this.slots) if (slot.inUse) count++;
-    return count;
+    return this.slotsInUse;
   }
 
   /** Bytes of buffers allocated so far (never more than maxDatagrams of them). */
@@ -117,11 +133,11 @@ export class Reassembler {
   }
 
   /**
-   * Add one fragment (a packet already checked: header, lengths, checksum).
-   * Returns the slot once its datagram is complete — the caller hands it up
-   * and then calls release() — or null.
+   * Add one fragment (a packet already checked: header, lengths, checksum),
+   * at the loop's current time. Returns the slot once its datagram is
+   * complete — the caller hands it up and then calls release() — or null.
    */
-  add(packet: Ipv4Packet, nowMs: number): ReassemblySlot | null {
+  add(packet: Ipv4Packet): ReassemblySlot | null {
     const counters = this.counters;
     const offset = packet.fragmentOffsetBytes;
     const headerLength = packet.headerLength;
@@ -136,7 +152,7 @@ export class Reassembler {
       counters.reassemblyTooLarge++;
       return null;
     }
-    const slot = this.find(packet, nowMs);
+    const slot = this.find(packet);
     if ((slot.payloadLength >= 0 && end > slot.payloadLength) || (!more && (end < slot.highestEnd || (slot.payloadLength >= 0 && end !== slot.payloadLength)))) {
       counters.reassemblyTooLarge++;
       this.release(slot);
@@ -175,29 +191,32 @@ export class Reassembler {
   /** Free a slot (after a complete datagram was handed up). */
   release(slot: ReassemblySlot): void {
     if (!slot.inUse) return;
-    if (slot.timerId !== 0) this.timers.cancelTimer(slot.timerId);
-    slot.timerId = 0;
     slot.inUse = false;
+    if (--this.slotsInUse === 0) this.sweepTimer.cancel();
   }
 
-  /** Drop every datagram in progress and cancel their timers. */
+  /** Drop every datagram in progress and cancel the sweep. */
   clear(): void {
     for (const slot of this.slots) this.release(slot);
+    this.sweepTimer.cancel();
   }
 
-  private find(packet: Ipv4Packet, nowMs: number): ReassemblySlot {
-    const source = packet.source;
-    const destination = packet.destination;
+  private find(packet: Ipv4Packet): ReassemblySlot {
+    // Addresses read signed: an unsigned one above 2^31 is a heap number wherever the read is not inlined.
+    const source = packet.view.getInt32(packet.offset + ipv4Field.SOURCE);
+    const destination = packet.view.getInt32(packet.offset + ipv4Field.DESTINATION);
     const protocol = packet.protocol;
     const identification = packet.identification;
     let free: ReassemblySlot | null = null;
     let oldest: ReassemblySlot | null = null;
-    for (const slot of this.slots) {
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
       if (!slot.inUse) {
         if (free === null) free = slot;
         continue;
       }
-      if (slot.identification === identification && slot.source === source && slot.destination === destination && slot.protocol === protocol) return slot;
+      if (slot.identification === identification && slot.sourceBits === source && slot.destinationBits === destination && slot.protocol === protocol) return slot;
       if (oldest === null || slot.firstMs < oldest.firstMs) oldest = slot;
     }
     let slot = free;
@@ -215,16 +234,20 @@ export class Reassembler {
       (slot.blocks as Uint8Array).fill(0, 0, (slot.highestEnd + 7) >>> BLOCK_SHIFT);
     }
     slot.inUse = true;
-    slot.source = source;
-    slot.destination = destination;
+    slot.sourceBits = source;
+    slot.destinationBits = destination;
     slot.protocol = protocol;
     slot.identification = identification;
+    this.clock.refreshNow();
+    const nowMs = this.clock.nowCell[0];
     slot.firstMs = nowMs;
     slot.payloadLength = -1;
     slot.highestEnd = 0;
     slot.receivedBlocks = 0;
     slot.headerLength = 0;
-    slot.timerId = this.timers.setTimer(this.timeoutMs, slot.onTimer);
+    this.slotsInUse++;
+    // Slots are taken in time order: an armed sweep is due no later than this one's expiry.
+    if (!this.sweepTimer.armed) this.sweepTimer.armAt(nowMs + this.timeoutMs);
     return slot;
   }
 
@@ -239,11 +262,19 @@ export class Reassembler {
     this.counters.ipv4Reassembled++;
   }
 
-  private timeout(slot: ReassemblySlot, nowMs: number): void {
-    slot.timerId = 0;
-    if (!slot.inUse) return;
-    this.counters.reassemblyTimeout++;
-    this.onTimeout(slot, nowMs);
-    this.release(slot);
+  /** Drop every datagram whose time is up, then wait for the oldest left. */
+  private sweep(nowMs: number): void {
+    let oldestMs = Infinity;
+    for (const slot of this.slots) {
+      if (!slot.inUse) continue;
+      if (nowMs - slot.firstMs >= this.timeoutMs) {
+        this.counters.reassemblyTimeout++;
+        this.onTimeout(slot, nowMs);
+        this.release(slot);
+      } else if (slot.firstMs < oldestMs) {
+        oldestMs = slot.firstMs;
+      }
+    }
+    if (oldestMs !== Infinity && !this.sweepTimer.armed) this.sweepTimer.armAt(oldestMs + this.timeoutMs);
   }
 }

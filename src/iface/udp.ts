@@ -58,7 +58,7 @@ export class UdpDatagram {
   frameOffset = 0;
   /** Where the IPv4 header starts (after an Ethernet header of 14 or 18 bytes). */
   ipHeaderOffset = 0;
-  /** True when a reply can be sent from the request's buffer. */
+  /** True when a reply that fits the MTU can be sent from the request's buffer. */
   inPlace = false;
   /**
    * 0, or for a datagram that came with a partial checksum the sum of its
@@ -240,18 +240,19 @@ export class UdpLayer implements TransportInput, TransportErrorInput {
     received.frameOffset = datagram.frameOffset;
     received.ipHeaderOffset = datagram.headerOffset;
     received.partialChecksumSum = partialChecksumSum;
+    // The reply may fill the request's buffer: one that fits the MTU goes out from it, a longer one
+    // (to a request that came larger than the MTU, the link allowing it) as a new datagram, in fragments.
     const room = datagram.capacity - UDP_HEADER_LEN;
     received.inPlace = datagram.token >= 0 && datagram.headerLength === IPV4_HEADER_LEN;
-    const limit = received.inPlace ? this.output.maxUnfragmentedPayload - UDP_HEADER_LEN : UDP_MAX_PAYLOAD_LEN;
-    received.replyCapacity = room < limit ? room : limit;
+    received.replyCapacity = room < UDP_MAX_PAYLOAD_LEN ? room : UDP_MAX_PAYLOAD_LEN;
     counters.udpReceived++;
     endpoint.deliver(received);
   }
 
   /**
    * Answer `datagram` with the `length` bytes its endpoint wrote at its
-   * payloadOffset: in the request's own buffer when it can, else as a new
-   * datagram. `payloadUnchanged` (an echo) keeps the request's checksum, or
+   * payloadOffset: in the request's own buffer when it can and the reply
+   * fits the MTU, else as a new datagram (in fragments when over the MTU). `payloadUnchanged` (an echo) keeps the request's checksum, or
    * completes a partial one without summing the payload again. Call at most
    * once, during the delivery.
    */
@@ -259,7 +260,9 @@ export class UdpLayer implements TransportInput, TransportErrorInput {
     if (!Number.isInteger(length) || length < 0 || length > datagram.replyCapacity) {
       throw new RangeError(`UDP reply length must be an integer from 0 to ${datagram.replyCapacity}, got ${length}`);
     }
-    if (!datagram.inPlace) return this.send(datagram.localPort, datagram.remoteAddress, datagram.remotePort, datagram.bytes, datagram.payloadOffset, length);
+    if (!datagram.inPlace || length > this.output.maxUnfragmentedPayload - UDP_HEADER_LEN) {
+      return this.send(datagram.localPort, datagram.remoteAddress, datagram.remotePort, datagram.bytes, datagram.payloadOffset, length);
+    }
     datagram.inPlace = false;
     const memory = this.link.memory;
     const ip = datagram.ipHeaderOffset;

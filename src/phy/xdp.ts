@@ -220,8 +220,14 @@ export class XdpDevice implements Device {
     const out: DeviceStats = { ...this.counters, txInFlight: this.txOutstanding + this.txQueued, kernel: {} };
     if (!this.isClosed) {
       this.nativeCalls++;
+      // The socket's XDP_STATISTICS, named apart from the device's own counts (xdpRxDropped is not rxDropped).
       const kernel = this.port.statistics();
-      for (const key of Object.keys(kernel) as (keyof typeof kernel)[]) out.kernel[key] = kernel[key];
+      out.kernel.xdpRxDropped = kernel.rxDropped;
+      out.kernel.xdpRxInvalidDescs = kernel.rxInvalidDescs;
+      out.kernel.xdpTxInvalidDescs = kernel.txInvalidDescs;
+      out.kernel.xdpRxRingFull = kernel.rxRingFull;
+      out.kernel.xdpRxFillRingEmptyDescs = kernel.rxFillRingEmptyDescs;
+      out.kernel.xdpTxRingEmptyDescs = kernel.txRingEmptyDescs;
     }
     out.kernel.freeFrames = this.poolCount;
     out.kernel.nativeCalls = this.nativeCalls;

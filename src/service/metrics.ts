@@ -12,7 +12,11 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export type CounterGroups = Record<string, object | null | undefined>;
 
 /** Keys that go up and down (gauges); every other key is a counter. */
-export const GAUGE_KEYS: ReadonlySet<string> = new Set(['txInFlight', 'freeFrames', 'rxQueued', 'rxRings', 'txRings', 'memId', 'lastSyncErrno', 'tcpCurrentEstablished', 'tcpConnections']);
+export const GAUGE_KEYS: ReadonlySet<string> = new Set([
+  'txInFlight', 'freeFrames', 'rxQueued', 'rxRings', 'txRings', 'memId', 'lastSyncErrno', 'tcpCurrentEstablished', 'tcpConnections',
+  // Cache sizes (Interface.cacheSizes()).
+  'arpEntries', 'arpQueuedFrames', 'reassemblyDatagrams', 'reassemblyBufferBytes', 'tcpTimeWaitConnections', 'timersArmed',
+]);
 
 export interface MetricsServerOptions {
   host: string;

@@ -110,8 +110,8 @@ export interface ResponderDrops {
   replyTooLarge: number;
   /** Sent to a broadcast address: never answered. */
   broadcastRequest: number;
-  /** The TX ring was full. */
-  txRingFull: number;
+  /** The stack could not send the reply (its TX ring was full, or the link down: the stack's counters say which). */
+  replyNotSent: number;
 }
 
 export interface ResponderCounters {
@@ -130,7 +130,7 @@ export class Responder implements UdpEndpoint {
   readonly ports: readonly number[];
   readonly counters: ResponderCounters = {
     requests: 0, replies: 0, requestBytes: 0, replyBytes: 0,
-    dropped: { handlerDeclined: 0, handlerError: 0, largerThanRequest: 0, replyTooLarge: 0, broadcastRequest: 0, txRingFull: 0 },
+    dropped: { handlerDeclined: 0, handlerError: 0, largerThanRequest: 0, replyTooLarge: 0, broadcastRequest: 0, replyNotSent: 0 },
   };
   /** The handler's own counters (see CountingHandler), or null. */
   readonly handlerCounters: Readonly<Record<string, number>> | null;
@@ -195,7 +195,7 @@ export class Responder implements UdpEndpoint {
       counters.replies++;
       counters.replyBytes += length;
     } else {
-      dropped.txRingFull++;
+      dropped.replyNotSent++;
     }
   }
 
@@ -213,7 +213,7 @@ export class Responder implements UdpEndpoint {
   /** Requests dropped, all reasons together. */
   droppedTotal(): number {
     const d = this.counters.dropped;
-    return d.handlerDeclined + d.handlerError + d.largerThanRequest + d.replyTooLarge + d.broadcastRequest + d.txRingFull;
+    return d.handlerDeclined + d.handlerError + d.largerThanRequest + d.replyTooLarge + d.broadcastRequest + d.replyNotSent;
   }
 
   /** A copy of the counters. */
@@ -273,14 +273,14 @@ export async function setupHandler(module: LoadedHandlerModule, context: Handler
 
 /**
  * Every counter of a responder and what it runs on, by group (device, kernel,
- * stack, responder, responderDropped, loop, handler): the one source that
+ * stack, caches, responder, responderDropped, loop, handler): the one source that
  * respond's JSON lines and its metrics are both made from.
  */
 export function responderCounterGroups(responder: Responder) {
   const { backend: _backend, mode: _mode, kernel, ...device } = responder.iface.device.stats();
   const { dropped, ...requests } = responder.counters;
   return {
-    device, kernel, stack: responder.iface.counters(), responder: requests, responderDropped: dropped,
+    device, kernel, stack: responder.iface.counters(), caches: responder.iface.cacheSizes(), responder: requests, responderDropped: dropped,
     loop: responder.iface.loop.counters, handler: responder.handlerCounters,
   };
 }

@@ -58,6 +58,7 @@ function stats(): QueueStats | null {
     cpus: start.cpus,
     device: device.stats(),
     stack: iface?.counters(),
+    caches: iface?.cacheSizes(),
     loop: iface === undefined ? undefined : { ...iface.loop.counters },
     neighbors: share === null ? undefined : { ...share.counters },
     gcEvents,

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
-import type { InterfaceOptions } from '../iface/interface';
+import type { CacheSizes, InterfaceOptions } from '../iface/interface';
 import type { NeighborShareCounters } from '../iface/neighbor-share';
 import type { LoopStats } from '../loop';
 import type { BackendFallback, BackendName, Device, DeviceStats, LinkState } from '../phy/device';
@@ -101,6 +101,8 @@ export interface QueueStats {
   device: DeviceStats;
   /** The host's counters; absent without an interface. */
   stack?: StackCountersSnapshot;
+  /** How full the host's caches and queues are; absent without an interface. */
+  caches?: CacheSizes;
   loop?: LoopStats;
   neighbors?: NeighborShareCounters;
   /** GC events in the worker's isolate since it started. */
@@ -115,6 +117,7 @@ export interface ServiceStats {
   total: {
     device: DeviceStats;
     stack?: StackCountersSnapshot;
+    caches?: CacheSizes;
     loop?: LoopStats;
     neighbors?: NeighborShareCounters;
     gcEvents: number;

@@ -91,6 +91,11 @@ export class TcpLayer implements TransportInput, TcpHost {
     return this.table.size;
   }
 
+  /** Connections in TIME-WAIT (at most maxTimeWait). */
+  get timeWaitConnections(): number {
+    return this.timeWaitCount;
+  }
+
   /** Every connection (a copy). */
   connections(): TcpConnection[] {
     return this.table.all();

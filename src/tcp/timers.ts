@@ -4,10 +4,12 @@
 // the heap's earliest. Moving a deadline is a field write and a sift: no
 // allocation, and nothing is left behind when a timer is cancelled.
 //
-// The loop timer is the only contact with the loop's timer queue, so this
-// file is where that API is used. A cancelled loop timer stays in the
-// loop's queue until its due time, so the armed time is never more than
-// ARM_HORIZON_MS ahead: a cancelled one is gone within that horizon.
+// The loop timer is the only contact with the loop's timer queue: one
+// handle, brought forward when a deadline comes before it, so TCP holds at
+// most one entry in the loop's queue however many connections and
+// deadlines there are.
+
+import type { Timer, TimerCallback } from '../loop';
 
 /** Something with a deadline in the heap. */
 export interface TimedEntry {
@@ -19,32 +21,22 @@ export interface TimedEntry {
 
 /** What the timers need of the loop. */
 export interface TimerHost {
-  setTimer(delayMs: number, callback: (nowMs: number) => void): number;
-  cancelTimer(id: number): void;
+  timer(callback: TimerCallback): Timer;
   nowMs(): number;
 }
-
-/** Longest a loop timer is armed ahead. */
-const ARM_HORIZON_MS = 1000;
 
 /** An indexed min-heap of deadlines driving one loop timer. */
 export class TcpTimers<T extends TimedEntry> {
   private readonly heap: T[] = [];
-  private readonly host: TimerHost;
   private readonly onDue: (entry: T, nowMs: number) => void;
-  private armedId = 0;
-  private armedDueMs = Infinity;
+  /** The loop timer, armed at the heap's earliest deadline while there is one. */
+  private readonly loopTimer: Timer;
   private running = false;
-  private readonly onLoopTimer = (nowMs: number): void => {
-    this.armedId = 0;
-    this.armedDueMs = Infinity;
-    this.runDue(nowMs);
-  };
 
   /** `onDue` is called for each entry whose deadline has come; it must set a new dueMs (or Infinity) and call update(). */
   constructor(host: TimerHost, onDue: (entry: T, nowMs: number) => void) {
-    this.host = host;
     this.onDue = onDue;
+    this.loopTimer = host.timer((nowMs) => this.runDue(nowMs));
   }
 
   /** Entries with a deadline. */
@@ -97,19 +89,20 @@ export class TcpTimers<T extends TimedEntry> {
   clear(): void {
     for (const entry of this.heap) entry.heapIndex = -1;
     this.heap.length = 0;
-    if (this.armedId !== 0) this.host.cancelTimer(this.armedId);
-    this.armedId = 0;
-    this.armedDueMs = Infinity;
+    this.loopTimer.cancel();
   }
 
+  /**
+   * Bring the loop timer forward to the earliest deadline. A deadline that
+   * moved later, or left, leaves the loop timer where it was: it then runs
+   * early, finds nothing due and is armed again, which costs less than
+   * moving it on every acknowledgment.
+   */
   private arm(): void {
-    const due = this.nextDueMs;
-    if (due === Infinity || due >= this.armedDueMs) return;
-    if (this.armedId !== 0) this.host.cancelTimer(this.armedId);
-    const nowMs = this.host.nowMs();
-    const at = Math.min(due, nowMs + ARM_HORIZON_MS);
-    this.armedDueMs = at;
-    this.armedId = this.host.setTimer(Math.max(0, at - nowMs), this.onLoopTimer);
+    const heap = this.heap;
+    if (heap.length === 0) return;
+    const dueMs = heap[0].dueMs;
+    if (!this.loopTimer.armed || dueMs < this.loopTimer.dueMs) this.loopTimer.armAt(dueMs);
   }
 
   private removeAt(index: number): void {

@@ -1,6 +1,6 @@
 // Count garbage collections while a piece of code runs (PerformanceObserver 'gc').
 
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -9,23 +9,27 @@ import { runInNewContext } from 'node:vm';
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
 
-/** Run `work` and return how many GC events happened during it. */
+/**
+ * Run `work` (synchronous) and return how many GC events started while it
+ * ran; collections started before or after it (by timers earlier tests
+ * left behind) are not its own.
+ */
 export async function countGcEvents(work: () => void): Promise<number> {
   collect();
   // Let collections caused by earlier tests (and that one) finish and be reported first.
   await new Promise((resolve) => setTimeout(resolve, 20));
+  let startMs = Infinity;
+  let endMs = -Infinity;
   let events = 0;
-  let observing = false;
   const observer = new PerformanceObserver((list) => {
-    if (observing) events += list.getEntries().length;
+    for (const entry of list.getEntries()) if (entry.startTime >= startMs && entry.startTime <= endMs) events++;
   });
   observer.observe({ entryTypes: ['gc'] });
-  observing = true;
-  const before = events;
+  startMs = performance.now();
   work();
+  endMs = performance.now();
   // GC entries are delivered asynchronously.
   await new Promise((resolve) => setTimeout(resolve, 50));
-  observing = false;
   observer.disconnect();
-  return events - before;
+  return events;
 }

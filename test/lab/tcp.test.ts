@@ -394,7 +394,7 @@ print(s.makefile().read().strip())`);
           assert.equal(tsoWhileAttached, 'off');
           assert.equal(kernel.multiBufferTooLong, 0);
         }
-        assert.equal(kernel.rxDropped, 0);
+        assert.equal(kernel.xdpRxDropped, 0);
       }
     });
   }

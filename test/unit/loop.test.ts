@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { FakeClock, Loop, TimerQueue } from '../../src/loop';
 import { createPair } from '../../src/phy/pair';
+import { countGcEvents } from '../helpers/gc';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -32,6 +33,131 @@ describe('timer queue', () => {
     timers.runDue(clock.nowMs());
     assert.deepEqual(seen, [1000, 1001]);
     assert.equal(timers.nextDueMs(), Infinity);
+  });
+
+  it('holds one heap entry per armed timer: a cancelled one leaves at once, through 1,000,000 schedule/cancel pairs', () => {
+    const timers = new TimerQueue();
+    const keep = timers.schedule(5e9, () => undefined);
+    let largest = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      const id = timers.schedule(1000 + i, () => undefined);
+      if (timers.size > largest) largest = timers.size;
+      timers.cancel(id);
+    }
+    assert.equal(largest, 2);
+    assert.equal(timers.size, 1);
+    assert.equal(timers.scheduledIds, 1);
+    timers.cancel(keep);
+    assert.equal(timers.size, 0);
+    assert.equal(timers.scheduledIds, 0);
+    assert.equal(timers.nextDueMs(), Infinity);
+  });
+
+  it('re-arms a timer handle in its one entry: 1,000,000 re-arms and cancels leave the heap at the live count', () => {
+    const timers = new TimerQueue();
+    const live = Array.from({ length: 100 }, () => timers.timer(() => undefined));
+    live.forEach((timer, i) => timer.armAt(10_000 + i));
+    const moved = timers.timer(() => undefined);
+    let largest = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      moved.armAt((i * 7919) % 20_000);
+      if (i % 3 === 0) moved.cancel();
+      if (timers.size > largest) largest = timers.size;
+    }
+    assert.equal(largest, 101);
+    for (const timer of live) timer.cancel();
+    moved.cancel();
+    assert.equal(timers.size, 0);
+  });
+
+  it('arms, moves, runs and cancels handles with zero GC events over 1,000,000 rounds', async () => {
+    let nowMs = 0;
+    const timers = new TimerQueue(() => nowMs);
+    let fired = 0;
+    const onFire = (): void => { fired++; };
+    const handles = Array.from({ length: 64 }, () => timers.timer(onFire));
+    const round = (i: number): void => {
+      const handle = handles[i & 63];
+      handle.arm(1 + (i % 97));
+      if ((i & 7) === 0) handle.cancel();
+      nowMs++;
+      timers.runDue(nowMs);
+    };
+    for (let i = 0; i < 100_000; i++) round(i);
+    const events = await countGcEvents(() => {
+      for (let i = 0; i < 1_000_000; i++) round(i);
+    });
+    assert.equal(events, 0);
+    assert.ok(fired > 0);
+  });
+
+  it('runs handles in due order after moves, and a cancelled or moved one only where it now is', () => {
+    let nowMs = 0;
+    const timers = new TimerQueue(() => nowMs);
+    const ran: string[] = [];
+    const a = timers.timer((now) => ran.push(`a@${now}`));
+    const b = timers.timer(() => ran.push('b'));
+    const c = timers.timer(() => ran.push('c'));
+    a.arm(30);
+    b.arm(10);
+    c.arm(20);
+    b.arm(40);
+    c.cancel();
+    assert.equal(c.armed, false);
+    assert.equal(timers.size, 2);
+    nowMs = 35;
+    assert.equal(timers.runDue(nowMs), 1);
+    assert.deepEqual(ran, ['a@35']);
+    assert.equal(a.armed, false);
+    a.arm(0);
+    assert.equal(timers.nextDueMs(), 35);
+    assert.equal(timers.runDue(100), 2);
+    assert.deepEqual(ran, ['a@35', 'a@100', 'b']);
+    assert.equal(timers.size, 0);
+  });
+
+  it('runs timers due at the same time in the order they were armed, re-arming counting as new', () => {
+    const timers = new TimerQueue();
+    const ran: number[] = [];
+    const handles = [0, 1, 2, 3].map((n) => timers.timer(() => ran.push(n)));
+    for (const handle of handles) handle.armAt(50);
+    handles[1].armAt(50);
+    timers.runDue(50);
+    assert.deepEqual(ran, [0, 2, 3, 1]);
+  });
+
+  it('keeps heap order through random arms, moves and cancels (checked against a sorted list)', () => {
+    const timers = new TimerQueue();
+    let seed = 12345;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const handles = Array.from({ length: 200 }, () => timers.timer(() => undefined));
+    const due = new Map<number, number>();
+    for (let step = 0; step < 20_000; step++) {
+      const i = Math.floor(random() * handles.length);
+      if (random() < 0.3) {
+        handles[i].cancel();
+        due.delete(i);
+      } else {
+        const at = Math.floor(random() * 1000);
+        handles[i].armAt(at);
+        due.set(i, at);
+      }
+      assert.equal(timers.size, due.size);
+    }
+    const expected = [...due.values()].sort((x, y) => x - y);
+    const seen: number[] = [];
+    while (timers.size > 0) {
+      const next = timers.nextDueMs();
+      seen.push(next);
+      const before = timers.size;
+      // Run exactly the earliest: everything due at `next` goes.
+      timers.runDue(next);
+      for (let k = 1; k < before - timers.size; k++) seen.push(next);
+    }
+    assert.deepEqual(seen, expected);
   });
 });
 
@@ -193,6 +319,20 @@ describe('event loop', () => {
     await sleep(40);
     assert.ok(firedAt > 0);
     assert.equal(b.rxQueued, 1);
+    loop.stop();
+  });
+
+  it('wakes for a handle armed earlier than the timer it was waiting for', async () => {
+    const [a] = createPair();
+    const loop = new Loop(a, () => undefined);
+    loop.start();
+    const ran: string[] = [];
+    loop.timer(() => ran.push('late')).arm(10_000);
+    const soon = loop.timer(() => ran.push('soon'));
+    soon.arm(5);
+    await sleep(40);
+    assert.deepEqual(ran, ['soon']);
+    assert.equal(loop.timers.size, 1);
     loop.stop();
   });
 

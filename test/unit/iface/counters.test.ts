@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { StackCounters } from '../../../src/iface/counters';
+import { unaccounted } from '../../../src/iface/accounting';
+import { STACK_TRAFFIC_COUNTERS, StackCounters } from '../../../src/iface/counters';
 import { createSocket } from '../../../src/socket/udp';
 import { ARP_OPERATION_REQUEST } from '../../../src/wire/arp';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseMac } from '../../../src/wire/ethernet';
@@ -9,15 +10,8 @@ import {
   pattern, taggedFrame, udpDatagram,
 } from './peer';
 
-/** Counters of things done rather than refused. */
-const ACTIVITY = new Set([
-  'framesReceived', 'arpRequestsReceived', 'arpRepliesReceived', 'arpRepliesSent', 'arpRequestsSent', 'arpGratuitousSent', 'arpEntriesExpired',
-  'ipv4Received', 'ipv4FragmentsReceived', 'ipv4Reassembled', 'ipv4Sent', 'ipv4Fragmented', 'ipv4FragmentsSent',
-  'icmpReceived', 'icmpEchoRequests', 'icmpEchoRepliesSent', 'icmpErrorsReceived', 'icmpErrorsSent',
-  'udpReceived', 'udpChecksumPartial', 'udpSent', 'udpIcmpErrorsReported', 'udpRepliesInPlace', 'framesSent', 'linkDown', 'linkUp', 'linkAbsent',
-]);
 // TCP's counters have their own cases (test/unit/tcp/counters.test.ts).
-const DROP_REASONS = Object.keys(new StackCounters()).filter((name) => !ACTIVITY.has(name) && !name.startsWith('tcp'));
+const DROP_REASONS = Object.keys(new StackCounters()).filter((name) => !STACK_TRAFFIC_COUNTERS.has(name) && !name.startsWith('tcp'));
 
 const OTHER_MAC = parseMac('02:00:00:00:00:99') as number;
 
@@ -85,6 +79,16 @@ const CASES: DropCase[] = [
   { counter: 'ipv4NotForUs', act: (f) => ipv4(f, ipv4Packet({ protocol: IP_PROTOCOL_ICMP, destination: ip('198.18.0.7'), payload: echoRequest(1, 1, pattern(8)) })) },
   { counter: 'ipv4TtlZero', act: (f) => ipv4(f, ipv4Packet({ protocol: IP_PROTOCOL_ICMP, timeToLive: 0, payload: echoRequest(1, 1, pattern(8)) })) },
   { counter: 'ipv4UnknownProtocol', act: (f) => ipv4(f, ipv4Packet({ protocol: 253, payload: pattern(8) })) },
+  ...([
+    ['ipv4OptionBadLength', [0x07, 0x00, 0x00, 0x00]],
+    ['ipv4OptionBadPointer', [0x07, 0x07, 0x03, 0, 0, 0, 0, 0]],
+    ['ipv4OptionRepeated', [0x07, 0x03, 0x04, 0x07, 0x03, 0x04, 0x00, 0x00]],
+    ['ipv4OptionTimestampOverflow', [0x44, 0x08, 0x09, 0xf0, 0, 0, 0, 0]],
+    ['ipv4OptionCipso', [0x86, 0x0a, 0, 0, 0, 0x01, 0x01, 0x04, 0, 0, 0, 0]],
+    ['ipv4SourceRouted', [0x83, 0x07, 0x04, 198, 18, 0, 1, 0x00]],
+  ] as const).map(([counter, options]): DropCase => ({
+    counter, act: (f) => ipv4(f, ipv4Packet({ protocol: IP_PROTOCOL_UDP, options: Uint8Array.from(options), payload: udpDatagram(40000, 7, pattern(8)) })),
+  })),
   {
     counter: 'ipv4NoRoute',
     act: (f) => { f.iface.udp.send(1, ip('198.19.0.1'), 2, pattern(4), 0, 4); },
@@ -155,7 +159,7 @@ const CASES: DropCase[] = [
     act: (f) => { f.iface.udp.send(1, PEER_ADDRESS, 2, pattern(4), 0, 4); },
   },
   {
-    counter: 'txRingFull',
+    counter: 'txDeviceFull',
     prepare: (f) => { f.stackDevice.transmit = (offset) => { f.stackDevice.freeTx(offset); return false; }; },
     act: (f) => { f.iface.udp.send(1, PEER_ADDRESS, 2, pattern(4), 0, 4); },
   },
@@ -194,6 +198,7 @@ describe('iface/counters', () => {
         const moved = DROP_REASONS.filter((name) => after[name as keyof StackCounters] !== before[name as keyof StackCounters]);
         assert.deepEqual(moved.sort(), [dropCase.counter, ...(dropCase.also ?? [])].sort());
         assert.equal(after[dropCase.counter as keyof StackCounters] - before[dropCase.counter as keyof StackCounters], 1);
+        assert.deepEqual(unaccounted(after), { frames: 0, datagrams: 0, icmp: 0, tcp: 0 }, 'every frame ends in one place');
       } finally {
         fixture.close();
       }
@@ -213,6 +218,7 @@ describe('iface/counters', () => {
     assert.deepEqual(DROP_REASONS.filter((name) => counters[name as keyof StackCounters] !== 0), []);
     assert.equal(counters.icmpEchoRequests, 2);
     assert.equal(counters.udpReceived, 1);
+    assert.deepEqual(unaccounted(counters), { frames: 0, datagrams: 0, icmp: 0, tcp: 0 });
     fixture.close();
   });
 });

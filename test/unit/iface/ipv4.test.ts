@@ -53,6 +53,18 @@ describe('iface/ipv4', () => {
       assert.equal(fixture.iface.reassembler.pending, 0);
     });
 
+    it('answers a ping larger than the MTU, in one frame the link allowed, with identical data in fragments, as Linux does', () => {
+      const sent = fixture.exchangeIpv4(bigPing(9, 3, 1700));
+      assert.deepEqual(sent.map((f) => [f.ip?.repr.fragmentOffsetBytes, f.ip?.repr.moreFragments, f.bytes.length]), [[0, true, 1514], [1480, false, 262]]);
+      const reply = wholeDatagram(sent);
+      assert.equal(reply.icmp?.type, ICMPV4_ECHO_REPLY);
+      assert.equal(reply.icmp?.sequence, 3);
+      assert.ok(reply.icmp?.checksumOk);
+      assert.deepEqual(reply.icmp?.data, pattern(1700, 3));
+      const counters = fixture.iface.counters();
+      assert.deepEqual([counters.ipv4FragmentsReceived, counters.icmpEchoRepliesSent, counters.ipv4Fragmented, counters.ipv4FragmentsSent], [0, 1, 1, 2]);
+    });
+
     it('reassembles the largest datagram IPv4 allows', () => {
       const packet = bigPing(8, 2, 65515 - 8);
       const sent = fixture.exchangeIpv4(...fragment(packet, 1480));

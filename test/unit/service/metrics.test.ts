@@ -50,7 +50,7 @@ describe('metrics (Prometheus text format)', () => {
     assert.equal(snakeCase('nxDomain'), 'nx_domain');
     assert.equal(snakeCase('weird-name.x'), 'weird_name_x');
     assert.equal(snakeCase('ipv4NotForUs'), 'ipv4_not_forus');
-    assert.equal(metricName('responderDropped', 'txRingFull'), 'nicring_responder_dropped_tx_ring_full_total');
+    assert.equal(metricName('responderDropped', 'replyNotSent'), 'nicring_responder_dropped_reply_not_sent_total');
     assert.equal(metricName('device', 'txInFlight'), 'nicring_device_tx_in_flight');
   });
 

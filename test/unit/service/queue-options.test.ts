@@ -44,8 +44,8 @@ describe('queue options', () => {
 
   it('sums counters over queues: numbers added, groups recursively, lists joined, labels kept when equal', () => {
     const total = {};
-    addCounters(total, { replies: 3, dropped: { txRingFull: 1 }, backend: 'xdp', mode: 'native', at: [5] });
-    addCounters(total, { replies: 4, dropped: { txRingFull: 2, handlerError: 1 }, backend: 'xdp', mode: 'generic', at: [7] });
-    assert.deepEqual(total, { replies: 7, dropped: { txRingFull: 3, handlerError: 1 }, backend: 'xdp', mode: 'native,generic', at: [5, 7] });
+    addCounters(total, { replies: 3, dropped: { replyNotSent: 1 }, backend: 'xdp', mode: 'native', at: [5] });
+    addCounters(total, { replies: 4, dropped: { replyNotSent: 2, handlerError: 1 }, backend: 'xdp', mode: 'generic', at: [7] });
+    assert.deepEqual(total, { replies: 7, dropped: { replyNotSent: 3, handlerError: 1 }, backend: 'xdp', mode: 'native,generic', at: [5, 7] });
   });
 });

@@ -8,6 +8,7 @@ import { parseMac } from '../../../src/wire/ethernet';
 import { countGcEvents } from '../../helpers/gc';
 import { Ipv4Packet } from '../../../src/wire/ipv4';
 import { UdpPacket } from '../../../src/wire/udp';
+import { PEER_ADDRESS, StackFixture, decodeTransport, ethernetFrame, ipv4Packet, pattern, reassemble, udpDatagram, type SentFrame } from '../iface/peer';
 
 const RESPONDER_ADDRESS = 0xc6120001; // 198.18.0.1
 const CLIENT_ADDRESS = 0xc6120002;
@@ -104,6 +105,34 @@ describe('UDP responder', () => {
     const generator = new UdpGenerator(opted.client, opted.options({ count: 100 }));
     pump(generator, opted.client, opted.server, opted.iface, 100);
     assert.equal(opted.responder.counters.replies, 100);
+  });
+
+  it('echoes a request larger than the MTU (the link allowed it) in fragments, as Linux does, and refuses only what its buffer cannot hold', () => {
+    const fixture = new StackFixture();
+    try {
+      fixture.start();
+      fixture.introduce();
+      const responder = new Responder(fixture.iface, { ports: [9000] });
+      const request = ethernetFrame(ipv4Packet({ protocol: 17, payload: udpDatagram(40000, 9000, pattern(1700, 5)) }));
+      const sent = fixture.exchange(request);
+      assert.equal(sent.length, 2);
+      assert.ok(sent.every((frame) => frame.bytes.length <= 1514 && frame.ip?.checksumOk));
+      const whole: SentFrame = { ...sent[0] };
+      decodeTransport(whole, sent[0].ip!.repr, reassemble(sent));
+      assert.equal(whole.ip?.repr.destination, PEER_ADDRESS);
+      assert.ok(whole.udp?.checksumOk);
+      assert.deepEqual([whole.udp?.sourcePort, whole.udp?.destinationPort], [9000, 40000]);
+      assert.deepEqual(whole.udp?.payload, pattern(1700, 5));
+      assert.deepEqual(responder.counters.dropped.replyTooLarge, 0);
+      assert.equal(responder.counters.replies, 1);
+      responder.close();
+
+      const larger = new Responder(fixture.iface, { ports: [9000], allowLargerReplies: true, handler: (r) => r.replyCapacity + 1 });
+      assert.deepEqual(fixture.exchange(request), []);
+      assert.equal(larger.counters.dropped.replyTooLarge, 1);
+    } finally {
+      fixture.close();
+    }
   });
 
   it('counts declined requests and handler errors, and stays up', () => {

@@ -173,7 +173,7 @@ describe('socket/udp', () => {
       const freeBefore = fixture.stackDevice.freeBuffers;
       const [reply] = fixture.exchangeIpv4(datagramTo(7001, new Uint8Array([0, 0, 0, 41])));
       assert.equal(fixture.stackDevice.freeBuffers, freeBefore, 'no transmit buffer taken');
-      assert.equal(capacity, 1500 - 28);
+      assert.equal(capacity, 2048 - 14 - 28, "the rest of the request's buffer");
       assert.equal(reply.destination, fixture.peer.mac);
       assert.equal(reply.ip?.repr.source, STACK_ADDRESS);
       assert.equal(reply.ip?.repr.destination, PEER_ADDRESS);
@@ -198,6 +198,26 @@ describe('socket/udp', () => {
       const socket = createSocket(fixture.iface).bind(7001);
       socket.onRequest = (request) => request.replyCapacity + 1;
       assert.throws(() => fixture.exchangeIpv4(datagramTo(7001, pattern(10))), RangeError);
+    });
+
+    it('answers a request larger than the MTU, in one frame the link allowed, with a new datagram in fragments, as Linux does', () => {
+      const socket = createSocket(fixture.iface).bind(7001);
+      let capacity = 0;
+      socket.onRequest = (request) => {
+        capacity = request.replyCapacity;
+        return request.payloadLength;
+      };
+      const request = ethernetFrame(datagramTo(7001, pattern(1700)));
+      assert.equal(request.length, 1742);
+      const sent = fixture.exchange(request);
+      assert.equal(capacity, 2048 - 14 - 28);
+      assert.deepEqual(sent.map((f) => [f.ip?.repr.fragmentOffsetBytes, f.ip?.repr.moreFragments, f.bytes.length]), [[0, true, 1514], [1480, false, 262]]);
+      assert.ok(sent.every((f) => f.ip?.checksumOk && f.ip.repr.identification === sent[0].ip?.repr.identification));
+      const whole = reassemble(sent);
+      assert.equal(new DataView(whole.buffer).getUint16(0), 7001);
+      assert.deepEqual(whole.subarray(8), pattern(1700));
+      const counters = fixture.iface.counters();
+      assert.deepEqual([counters.udpSent, counters.udpRepliesInPlace, counters.ipv4Fragmented, counters.ipv4FragmentsSent], [1, 0, 1, 2]);
     });
 
     it('answers a reassembled request with a new, fragmented datagram', () => {
