@@ -384,6 +384,29 @@ async function waitReady(kind: ResponderKind, responder: Running): Promise<void>
   if (responderSpec(kind).family === 'reference') await new Promise((resolve) => setTimeout(resolve, 300));
 }
 
+/**
+ * Start responder `kind` and wait until it is ready. A socket closed just
+ * before on the same queue may still be going away: a responder that gives
+ * up on bind's EBUSY (the reference) is started again.
+ */
+async function startResponder(lab: Lab, kind: ResponderKind, batch: number, options: BenchOptions, binaries: Binaries): Promise<Running> {
+  for (let attempt = 1; ; attempt++) {
+    const { command, readyOnStderr } = responderCommand(kind, lab, batch, options, binaries);
+    const responder = startIn(lab.nicring.netns, options.responderCpu, command, readyOnStderr);
+    try {
+      await waitReady(kind, responder);
+      return responder;
+    } catch (error) {
+      if (responder.child.exitCode === null) {
+        responder.child.kill('SIGKILL');
+        await responder.exited;
+      }
+      if (attempt >= 20 || !/Device or resource busy/.test(responder.stderr())) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 async function stopResponder(kind: ResponderKind, responder: Running): Promise<void> {
   if (responderSpec(kind).family === 'reference') {
     // Its totals come from a snapshot it prints on SIGUSR1.
@@ -403,9 +426,7 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
   if (kernelSide) execIn(lab.nicring.netns, ['ip', 'addr', 'add', lab.nicring.address, 'dev', lab.nicring.ifname]);
   let responder: Running | null = null;
   try {
-    const { command, readyOnStderr } = responderCommand(kind, lab, batch, options, binaries);
-    responder = startIn(lab.nicring.netns, options.responderCpu, command, readyOnStderr);
-    await waitReady(kind, responder);
+    responder = await startResponder(lab, kind, batch, options, binaries);
     const pid = responder.child.pid as number;
     const cpuBeforeMs = processCpuMs(pid);
     const generator = startIn(lab.peer.netns, options.generatorCpu, [...nicring, 'gen', '--iface', lab.peer.ifname, '--address', lab.peer.address,
@@ -450,10 +471,8 @@ async function runOnce(lab: Lab, kind: ResponderKind, size: number, batch: numbe
 
 /** CPU an idle responder takes: started, left a second to settle, then measured over `seconds` with no load. */
 async function measureIdle(lab: Lab, kind: ResponderKind, options: BenchOptions, binaries: Binaries): Promise<IdleResult> {
-  const { command, readyOnStderr } = responderCommand(kind, lab, 64, options, binaries);
-  const responder = startIn(lab.nicring.netns, options.responderCpu, command, readyOnStderr);
+  const responder = await startResponder(lab, kind, 64, options, binaries);
   try {
-    await waitReady(kind, responder);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const pid = responder.child.pid as number;
     const beforeMs = processCpuMs(pid);
