@@ -35,6 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sum_words reads little-endian words"
+#endif
 #ifndef AF_XDP
 #define AF_XDP 44
 #endif
@@ -327,12 +330,27 @@ static inline uint32_t fold(uint32_t sum) {
   return (sum & 0xffff) + (sum >> 16);
 }
 
-// Ones' complement sum of `length` bytes as big-endian 16-bit words, not folded.
+// Ones' complement sum of `length` bytes as big-endian 16-bit words, added to
+// `sum`, folded to 16 bits (RFC 1071). The bytes are read 8 at a time in the
+// machine's order: the sum of little-endian words is the byte swap of the
+// sum of big-endian ones.
 static inline uint32_t sum_words(const uint8_t* bytes, uint32_t length, uint32_t sum) {
-  uint32_t i = 0;
-  for (; i + 1 < length; i += 2) sum += (uint32_t)bytes[i] << 8 | bytes[i + 1];
-  if (length & 1) sum += (uint32_t)bytes[length - 1] << 8;
-  return sum;
+  uint64_t wide = 0;
+  for (; length >= 8; bytes += 8, length -= 8) {
+    uint64_t chunk;
+    memcpy(&chunk, bytes, 8);
+    wide += (chunk & 0xffffffff) + (chunk >> 32);
+  }
+  for (; length >= 2; bytes += 2, length -= 2) {
+    uint16_t word;
+    memcpy(&word, bytes, 2);
+    wide += word;
+  }
+  if (length) wide += bytes[0];  // the high byte of a big-endian word: the low one of a little-endian word
+  while (wide >> 16) wide = (wide & 0xffff) + (wide >> 16);
+  uint32_t swapped = (uint32_t)((wide & 0xff) << 8 | wide >> 8);
+  sum += swapped;
+  return (sum & 0xffff) + (sum >> 16);
 }
 
 static inline uint16_t read16(const uint8_t* p) { return (uint16_t)(p[0] << 8 | p[1]); }
