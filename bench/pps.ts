@@ -105,7 +105,7 @@ export interface RunResult {
   p99Us: number | null;
   /** What the responder says it answered. */
   responderReplies: number;
-  /** CPU time (user + system, every thread) the responder process spent while the load ran. */
+  /** CPU time (user + system, every thread) the responder process spent from the generator's start to its exit. */
   responderCpuMs: number;
   /** responderCpuMs per reply the responder sent, in ns (softirq work on other CPUs is not in it). */
   cpuNsPerReply: number | null;
