@@ -13,7 +13,8 @@
         "native/xdp.cc",
         "native/netmap.cc",
         "native/counter.cc",
-        "native/affinity.cc"
+        "native/affinity.cc",
+        "native/clock.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

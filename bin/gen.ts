@@ -1,6 +1,8 @@
 // nicring gen: bounded UDP load against a responder, counting replies.
 
+import { spawn } from 'node:child_process';
 import * as os from 'node:os';
+import { buildSocketFlood } from '../bench/pps';
 import { Interface } from '../src/iface/interface';
 import { open } from '../src/index';
 import { loadNative } from '../src/native';
@@ -29,8 +31,9 @@ export const GEN_OPTIONS: OptionSpecs = {
   size: { kind: 'integer', help: 'UDP payload bytes per request', default: 64, min: 12, max: 1472, meta: 'BYTES' },
   ports: { kind: 'integer', help: 'spread requests over this many source ports', default: 64, min: 1, max: 16384, meta: 'N' },
   'source-port': { kind: 'integer', help: 'first source port', default: 40000, min: 1, max: 65535, meta: 'PORT' },
+  'target-mac': { kind: 'string', help: "the target's MAC address: no ARP (for a responder that does not answer ARP)", meta: 'MAC' },
   batch: { kind: 'integer', help: 'requests per transmit batch (xdp engine)', default: 64, min: 1, max: 1024, meta: 'N' },
-  engine: { kind: 'string', help: 'xdp: AF_XDP transmit from JS; live: in-kernel live-frames flood, replies counted in the kernel (one frame repeated, no latency)', default: 'xdp', choices: ['xdp', 'live'] },
+  engine: { kind: 'string', help: "xdp: AF_XDP transmit from JS; live: in-kernel live-frames flood, replies counted in the kernel (one frame repeated, no latency); socket: the kernel's own UDP socket (sendmmsg from a C program, from the namespace's address: on veth its checksums are partial), replies counted in the kernel", default: 'xdp', choices: ['xdp', 'live', 'socket'] },
   'linger-ms': { kind: 'integer', help: 'wait this long for late replies', default: 500, min: 0, max: 60000, meta: 'MS' },
   json: { kind: 'boolean', help: 'progress and the final report as JSON lines' },
   help: { kind: 'boolean', help: 'show this help' },
@@ -42,7 +45,7 @@ function printReport(report: GeneratorReport & { engine: string }): void {
   console.log(`offered ${formatRate(report.offeredPps)}pps over ${report.sendSeconds} s, replies ${formatRate(report.replyPps)}pps (${report.engine} engine)`);
   const l = report.latency;
   if (l.samples === 0) {
-    console.log('latency: not measured (the live-frames engine repeats one frame)');
+    console.log(`latency: not measured (the ${report.engine} engine does not time replies)`);
     return;
   }
   console.log(`latency µs (${l.samples} sampled): min ${l.minUs}  p50 ${l.p50Us}  p90 ${l.p90Us}  p99 ${l.p99Us}  max ${l.maxUs}`);
@@ -63,10 +66,12 @@ export async function commandGen(argv: string[]): Promise<number> {
   if (options.iface === undefined) throw new UsageError('--iface is required (the interface to send from)');
   if (options.address === undefined) throw new UsageError("--address is required (the generator's own IPv4 address and prefix, e.g. 198.18.0.2/24)");
   const target = parseTarget(options.target as string | undefined);
+  if (options['target-mac'] !== undefined && parseMac(options['target-mac'] as string) === null) throw new UsageError(`--target-mac: "${options['target-mac']}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   requireRoot('nicring gen');
   const json = options.json as boolean;
   const live = new LiveLine(json);
-  const engine = options.engine as 'xdp' | 'live';
+  const engine = options.engine as 'xdp' | 'live' | 'socket';
+  if (engine === 'socket') return generateFromSocket(options, target, live);
   const selection = queueSelection(options, false);
   const queues = selection === null ? null : resolveQueues(options.iface as string, selection, options.backend as 'auto' | 'netmap' | 'xdp');
   const cpus = options.cpus === undefined ? undefined : parseCpuList(options.cpus as string);
@@ -91,7 +96,7 @@ export async function commandGen(argv: string[]): Promise<number> {
   }
   try {
     iface.start();
-    const destinationMac = await iface.resolveNeighbor(target.address, 3500);
+    const destinationMac = options['target-mac'] === undefined ? await iface.resolveNeighbor(target.address, 3500) : options['target-mac'] as string;
     const generatorOptions: GeneratorOptions = {
       sourceMac: parseMac(device.macAddress) ?? 0,
       destinationMac: parseMac(destinationMac) ?? 0,
@@ -174,6 +179,56 @@ export async function commandGen(argv: string[]): Promise<number> {
   } finally {
     iface.close();
   }
+}
+
+/**
+ * The socket engine: the kernel's UDP socket sends (a C program doing
+ * sendmmsg, on this process's CPUs), and an XDP program counts the replies
+ * before the kernel sees them.
+ */
+async function generateFromSocket(options: ParsedOptions, target: { address: string; port: number }, live: LiveLine): Promise<number> {
+  const json = options.json as boolean;
+  const size = options.size as number;
+  if (size > 1472) throw new UsageError('--size must be at most 1472 with --engine socket');
+  const durationS = options.duration as number;
+  const lingerMs = options['linger-ms'] as number;
+  const flood = buildSocketFlood();
+  const mode = options['xdp-mode'] === 'generic' ? 'generic' : 'native';
+  const counter = loadNative().xdpCounterAttach({ ifname: options.iface as string, address: target.address, port: target.port, mode });
+  let report: GeneratorReport;
+  try {
+    const startMs = performance.now();
+    const child = spawn(flood, ['--target', `${target.address}:${target.port}`, '--size', String(size), '--count', String(options.count),
+      '--duration', String(durationS), '--rate', String(options.rate), '--batch', String(Math.min(256, options.batch as number))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const ticker = setInterval(() => {
+      const elapsed = performance.now() - startMs;
+      live.show(`gen socket | received ${counter.value()} | ${(elapsed / 1000).toFixed(1)} s`, { event: 'progress', received: counter.value(), seconds: +(elapsed / 1000).toFixed(3) });
+    }, 1000);
+    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+    clearInterval(ticker);
+    const result = JSON.parse(output.trim().split('\n').pop() || '{}') as { sent?: number; seconds?: number };
+    if (code !== 0 || result.sent === undefined) throw new Error(`${flood} failed (${code}): ${output.trim()}`);
+    const sent = result.sent;
+    const seconds = result.seconds ?? durationS;
+    const lingerEnd = performance.now() + lingerMs;
+    while (counter.value() < sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
+    const counted = counter.value();
+    const received = Math.min(counted, sent);
+    report = {
+      sent, received, lost: sent - received, unexpected: Math.max(0, counted - sent), txRingFull: 0,
+      sendSeconds: +seconds.toFixed(3), offeredPps: Math.round(sent / Math.max(seconds, 1e-6)),
+      replyPps: Math.round(received / Math.max(seconds, 1e-6)), latency: emptyLatency(),
+    };
+  } finally {
+    counter.close();
+  }
+  live.end();
+  const final = { event: 'final', engine: 'socket', target: `${target.address}:${target.port}`, size, ...report };
+  if (json) console.log(JSON.stringify(final));
+  else printReport(final);
+  return 0;
 }
 
 /** Share `index` of `total` split `parts` ways (the first shares take the remainder). */

@@ -1,8 +1,9 @@
 // The addon's entry point: the AF_XDP and netmap halves, the load
-// generator's reply counter and thread pinning add their functions.
+// generator's reply counter, thread pinning and the clock add their functions.
 #include <napi.h>
 
 #include "affinity.h"
+#include "clock.h"
 #include "counter.h"
 #include "netmap.h"
 #include "xdp.h"
@@ -14,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nicring::InitNetmap(env, exports);
   nicring::InitCounter(env, exports);
   nicring::InitAffinity(env, exports);
+  nicring::InitClock(env, exports);
   return exports;
 }
 

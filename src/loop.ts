@@ -8,6 +8,7 @@
 // spins when idle. Busy-poll mode (benchmarks) skips the watch and polls
 // every turn of Node's loop instead.
 
+import { loadNative } from './native';
 import type { Device, FrameHandler } from './phy/device';
 
 /** A source of monotonic milliseconds. */
@@ -15,8 +16,39 @@ export interface Clock {
   nowMs(): number;
 }
 
-/** The real monotonic clock. */
-export const systemClock: Clock = { nowMs: () => performance.now() };
+/**
+ * The monotonic clock behind `performance.now()`, read into a reused cell
+ * through the addon where it is built: `performance.now()` returns a new heap
+ * number at every call, and the loop reads the clock once per turn.
+ */
+class MonotonicClock implements Clock {
+  private readonly cell = new Float64Array(1);
+  /** performance.now() minus the addon's clock, so that both tell the same time. */
+  private readonly offsetMs: number;
+
+  constructor(private readonly read: (cell: Float64Array) => void) {
+    read(this.cell);
+    this.offsetMs = performance.now() - this.cell[0];
+  }
+
+  nowMs(): number {
+    this.read(this.cell);
+    return this.cell[0] + this.offsetMs;
+  }
+}
+
+function makeSystemClock(): Clock {
+  let read: ((cell: Float64Array) => void) | undefined;
+  try {
+    read = loadNative().readClock;
+  } catch {
+    // no addon built: performance.now() it is
+  }
+  return typeof read === 'function' ? new MonotonicClock(read) : { nowMs: () => performance.now() };
+}
+
+/** The real monotonic clock (performance.now()'s time). */
+export const systemClock: Clock = makeSystemClock();
 
 /** A clock tests move by hand. */
 export class FakeClock implements Clock {
@@ -236,8 +268,8 @@ const SPIN_IDLE_POLLS = 4096;
 const SPIN_AFTER_FRAMES = 64;
 /** Busy-poll turns may run this many times the normal batch budget. */
 const BUSY_POLL_TURN_FACTOR = 8;
-/** Busy-poll turns end after this many empty polls in a row. */
-const BUSY_POLL_IDLE_POLLS = 512;
+/** Busy-poll turns end after this many empty polls in a row (a few ms): each turn is an iteration of Node's loop, which leaves an object on the heap. */
+const BUSY_POLL_IDLE_POLLS = 65536;
 
 export interface LoopOptions {
   /** Frames per receive call (default 64). */
@@ -298,6 +330,12 @@ export class Loop {
   private flushScheduled = false;
   private timerHandle: NodeJS.Timeout | null = null;
   private timerDueMs = Infinity;
+  /**
+   * No live timer is due before this (cancelled ones may make it early):
+   * a turn looks here before it asks the queue, since handing the time to a
+   * call that is not inlined boxes it, a heap number per turn.
+   */
+  private earliestDueMs = Infinity;
   /** One Timeout, re-armed with refresh(): a new one per turn would be garbage. */
   private txRetry: NodeJS.Timeout | null = null;
   private txRetryArmed = false;
@@ -338,6 +376,8 @@ export class Loop {
     this.timers = new TimerQueue(() => this.nowMs());
     // A timer armed earlier than the loop's wake-up moves it (after runTimers the loop re-arms anyway).
     this.timers.onEarliestChanged = () => {
+      const due = this.timers.nextDueMs();
+      if (due < this.earliestDueMs) this.earliestDueMs = due;
       if (!this.runningTimers) this.armTimer();
     };
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
@@ -524,13 +564,14 @@ export class Loop {
   }
 
   private runTimers(): void {
-    if (this.timers.size === 0) return;
+    if (this.timers.size === 0 || this.nowMs() < this.earliestDueMs) return;
     this.runningTimers = true;
     try {
       this.counters.timersRun += this.timers.runDue(this.nowMs());
     } finally {
       this.runningTimers = false;
     }
+    this.earliestDueMs = this.timers.nextDueMs();
     this.armTimer();
   }
 

@@ -109,7 +109,7 @@ function foldSmallSum(sum: number): number {
 }
 
 // Per-packet variants for hot paths: every intermediate value stays a small
-// integer (under 2^30) — 16-bit words, folded every 16 bytes — and the
+// integer (under 2^30) — 16-bit halves of 32-bit reads, folded every 32 bytes — and the
 // pseudo-header's addresses are read from the packet, not passed in. V8
 // keeps larger numbers unboxed only inside optimized code and only while it
 // can prove it; anywhere else (a call that was not inlined, baseline code)
@@ -117,22 +117,38 @@ function foldSmallSum(sum: number): number {
 
 /** The folded ones' complement sum of `length` bytes (at most 64 KiB) at `offset`, plus `initial` (under 2^20). */
 export function packetChecksumSum(view: DataView, offset: number, length: number, initial: number): number {
+  // 32 bytes a block, read as eight 32-bit words whose halves are added: fewer
+  // reads than 16-bit ones, and a block adds at most 16 × 0xffff, folded after each.
   let sum = initial;
   let at = offset;
-  const blocksEnd = offset + (length & ~15);
+  const blocksEnd = offset + (length & ~31);
   while (at < blocksEnd) {
+    const a = view.getUint32(at);
+    const b = view.getUint32(at + 4);
+    const c = view.getUint32(at + 8);
+    const d = view.getUint32(at + 12);
+    const e = view.getUint32(at + 16);
+    const f = view.getUint32(at + 20);
+    const g = view.getUint32(at + 24);
+    const h = view.getUint32(at + 28);
     sum +=
-      view.getUint16(at) + view.getUint16(at + 2) + view.getUint16(at + 4) + view.getUint16(at + 6) +
-      view.getUint16(at + 8) + view.getUint16(at + 10) + view.getUint16(at + 12) + view.getUint16(at + 14);
+      (a >>> 16) + (a & 0xffff) + (b >>> 16) + (b & 0xffff) + (c >>> 16) + (c & 0xffff) + (d >>> 16) + (d & 0xffff) +
+      (e >>> 16) + (e & 0xffff) + (f >>> 16) + (f & 0xffff) + (g >>> 16) + (g & 0xffff) + (h >>> 16) + (h & 0xffff);
     sum = (sum & 0xffff) + (sum >>> 16);
-    at += 16;
+    at += 32;
   }
-  const wordsEnd = offset + (length & ~1);
-  while (at < wordsEnd) {
+  const quadsEnd = offset + (length & ~3);
+  while (at < quadsEnd) {
+    const word = view.getUint32(at);
+    sum += (word >>> 16) + (word & 0xffff);
+    at += 4;
+  }
+  if (length & 2) {
     sum += view.getUint16(at);
     at += 2;
   }
   if (length & 1) sum += view.getUint8(at) << 8;
+  sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
   return (sum & 0xffff) + (sum >>> 16);
 }
