@@ -356,6 +356,8 @@ export class Loop {
     this.timerDueMs = Infinity;
     if (!this.running) return;
     this.runTimers();
+    // Node's timer may fire before the loop's clock says the earliest is due (runTimers then runs nothing): wait again.
+    this.armTimer();
     this.flushDevice();
   };
   private readonly onTxRetry = (): void => {

@@ -336,6 +336,22 @@ describe('event loop', () => {
     loop.stop();
   });
 
+  it("still runs a timer when Node's timer fires before the loop's clock says it is due", async () => {
+    // Node's timers count from libuv's cached loop time, so one may fire a little early by the loop's clock.
+    const [a] = createPair();
+    const clock = new FakeClock();
+    const loop = new Loop(a, () => undefined, { clock });
+    loop.start();
+    let ran = 0;
+    loop.timer(() => ran++).arm(5);
+    await sleep(40);
+    assert.equal(ran, 0, 'not due on the loop clock yet');
+    clock.advance(5);
+    await sleep(40);
+    assert.equal(ran, 1);
+    loop.stop();
+  });
+
   it('stops cleanly when the device is closed inside a frame callback', async () => {
     const [a, b] = createPair();
     let frames = 0;
