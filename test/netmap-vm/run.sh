@@ -26,6 +26,8 @@ skip() {
 [ -d "$vm" ] || skip "no $vm beside this checkout (it boots the real netmap module in QEMU)"
 [ -x "$vm/run.sh" ] || skip "$vm/run.sh is missing"
 [ "$(id -u)" = 0 ] || skip "it needs root (QEMU, and the netmap VM's cache in /var/cache)"
+# The VM sees this machine's root filesystem, but mounts a tmpfs of its own on /tmp.
+case "$repo/" in /tmp/*) skip "the checkout $repo is under /tmp, which the VM does not see (it has its own tmpfs there): clone it elsewhere, e.g. under /var/tmp" ;; esac
 # The addon as node-gyp-build finds it: build/Release, or prebuilds/ once `npm pack` has moved it there.
 node -e "require('node-gyp-build')(process.argv[1])" "$repo" 2>/dev/null || skip "the addon is not built (npm run build:native)"
 [ -f "$repo/dist/bin/nicring.js" ] || skip "dist/ is not built (npm run build)"
