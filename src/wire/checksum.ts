@@ -148,7 +148,7 @@ export function packetChecksumSum(view: DataView, offset: number, length: number
     at += 2;
   }
   if (length & 1) sum += view.getUint8(at) << 8;
-  sum = (sum & 0xffff) + (sum >>> 16);
+  // Under 2^22 here (a folded block sum, or `initial`, plus at most seven words, a half and a byte): two folds bring it under 2^16.
   sum = (sum & 0xffff) + (sum >>> 16);
   return (sum & 0xffff) + (sum >>> 16);
 }
