@@ -157,24 +157,13 @@ export async function commandGen(argv: string[]): Promise<number> {
             if (elapsed - rate.lastMs >= 1000) progress(sentBy.reduce((a, b) => a + b, 0), counter.value(), elapsed, rate);
           },
         })));
-        const result = { sent: results.reduce((sum, r) => sum + r.sent, 0), seconds: Math.max(...results.map((r) => r.seconds)) };
-        const lingerEnd = performance.now() + generatorOptions.lingerMs!;
-        while (counter.value() < result.sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
-        const counted = counter.value();
-        const received = Math.min(counted, result.sent);
-        report = {
-          sent: result.sent, received, lost: result.sent - received, unexpected: Math.max(0, counted - result.sent), txRingFull: 0,
-          sendSeconds: +result.seconds.toFixed(3), offeredPps: Math.round(result.sent / Math.max(result.seconds, 1e-6)),
-          replyPps: Math.round(received / Math.max(result.seconds, 1e-6)), latency: emptyLatency(),
-        };
+        const sent = results.reduce((sum, r) => sum + r.sent, 0);
+        report = await countedReport(counter, sent, Math.max(...results.map((r) => r.seconds)), generatorOptions.lingerMs!);
       } finally {
         counter.close();
       }
     }
-    live.end();
-    const final = { event: 'final', engine, target: `${target.address}:${target.port}`, size: generatorOptions.payloadSize, ...report };
-    if (json) console.log(JSON.stringify(final));
-    else printReport(final);
+    printFinal(live, json, { event: 'final', engine, target: `${target.address}:${target.port}`, size: generatorOptions.payloadSize, ...report });
     return 0;
   } finally {
     iface.close();
@@ -210,25 +199,35 @@ async function generateFromSocket(options: ParsedOptions, target: { address: str
     clearInterval(ticker);
     const result = JSON.parse(output.trim().split('\n').pop() || '{}') as { sent?: number; seconds?: number };
     if (code !== 0 || result.sent === undefined) throw new Error(`${flood} failed (${code}): ${output.trim()}`);
-    const sent = result.sent;
-    const seconds = result.seconds ?? durationS;
-    const lingerEnd = performance.now() + lingerMs;
-    while (counter.value() < sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
-    const counted = counter.value();
-    const received = Math.min(counted, sent);
-    report = {
-      sent, received, lost: sent - received, unexpected: Math.max(0, counted - sent), txRingFull: 0,
-      sendSeconds: +seconds.toFixed(3), offeredPps: Math.round(sent / Math.max(seconds, 1e-6)),
-      replyPps: Math.round(received / Math.max(seconds, 1e-6)), latency: emptyLatency(),
-    };
+    report = await countedReport(counter, result.sent, result.seconds ?? durationS, lingerMs);
   } finally {
     counter.close();
   }
+  printFinal(live, json, { event: 'final', engine: 'socket', target: `${target.address}:${target.port}`, size, ...report });
+  return 0;
+}
+
+/**
+ * The report of a flood whose replies an XDP program counts in the kernel:
+ * waits up to `lingerMs` for late replies, then counts what came.
+ */
+async function countedReport(counter: { value(): number }, sent: number, seconds: number, lingerMs: number): Promise<GeneratorReport> {
+  const lingerEnd = performance.now() + lingerMs;
+  while (counter.value() < sent && performance.now() < lingerEnd) await new Promise((resolve) => setTimeout(resolve, 10));
+  const counted = counter.value();
+  const received = Math.min(counted, sent);
+  return {
+    sent, received, lost: sent - received, unexpected: Math.max(0, counted - sent), txRingFull: 0,
+    sendSeconds: +seconds.toFixed(3), offeredPps: Math.round(sent / Math.max(seconds, 1e-6)),
+    replyPps: Math.round(received / Math.max(seconds, 1e-6)), latency: emptyLatency(),
+  };
+}
+
+/** End the live line and print the final report, as JSON or text. */
+function printFinal(live: LiveLine, json: boolean, final: GeneratorReport & { event: string; engine: string; target: string; size: number }): void {
   live.end();
-  const final = { event: 'final', engine: 'socket', target: `${target.address}:${target.port}`, size, ...report };
   if (json) console.log(JSON.stringify(final));
   else printReport(final);
-  return 0;
 }
 
 /** Share `index` of `total` split `parts` ways (the first shares take the remainder). */
