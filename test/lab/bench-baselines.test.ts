@@ -47,7 +47,10 @@ for (const mode of ['native', 'generic'] as const) {
       echo?.stop('SIGTERM');
       const echoed = await totals;
       assert.equal(echoed.replies, count + 50_000, JSON.stringify(echoed));
-      assert.equal(echoed.partialChecksum, count + 50_000, JSON.stringify(echoed));
+      // Every datagram came with its checksum left partial; the few whose pseudo-header sum happens
+      // to be a valid full checksum too (about 1 in 65,535) verify in full.
+      assert.equal(Number(echoed.partialChecksum) + Number(echoed.fullChecksum), count + 50_000, JSON.stringify(echoed));
+      assert.ok(Number(echoed.partialChecksum) >= count + 50_000 - 100, JSON.stringify(echoed));
       assert.equal(echoed.badChecksum, 0, JSON.stringify(echoed));
       assert.ok(Number(echoed.arpReplies) >= 1, JSON.stringify(echoed));
     });
