@@ -14,6 +14,15 @@ import type { Device, FrameHandler } from './phy/device';
 /** A source of monotonic milliseconds. */
 export interface Clock {
   nowMs(): number;
+  /**
+   * Optional: write the time into `cells[0]` and say whether it has reached
+   * `cells[1]`. The loop calls it once a turn: a turn runs too seldom for V8
+   * to optimize it, and code V8 has not optimized puts every double it reads
+   * or returns on the heap (a time returned by nowMs(), a field holding one),
+   * so a clock that can read itself and compare outside JS leaves nothing
+   * behind. Without it the loop uses nowMs().
+   */
+  tick?(cells: Float64Array): boolean;
 }
 
 /**
@@ -23,28 +32,37 @@ export interface Clock {
  */
 class MonotonicClock implements Clock {
   private readonly cell = new Float64Array(1);
-  /** performance.now() minus the addon's clock, so that both tell the same time. */
-  private readonly offsetMs: number;
+  /** performance.now() minus the addon's clock, so that both tell the same time; the addon reads it from here. */
+  private readonly offset = new Float64Array(1);
 
-  constructor(private readonly read: (cell: Float64Array) => void) {
+  constructor(
+    private readonly read: (cell: Float64Array) => void,
+    private readonly readAndCompare: (cells: Float64Array, offset: Float64Array) => boolean,
+  ) {
     read(this.cell);
-    this.offsetMs = performance.now() - this.cell[0];
+    this.offset[0] = performance.now() - this.cell[0];
   }
 
   nowMs(): number {
     this.read(this.cell);
-    return this.cell[0] + this.offsetMs;
+    return this.cell[0] + this.offset[0];
+  }
+
+  tick(cells: Float64Array): boolean {
+    return this.readAndCompare(cells, this.offset);
   }
 }
 
 function makeSystemClock(): Clock {
-  let read: ((cell: Float64Array) => void) | undefined;
+  let native: ReturnType<typeof loadNative> | undefined;
   try {
-    read = loadNative().readClock;
+    native = loadNative();
   } catch {
     // no addon built: performance.now() it is
   }
-  return typeof read === 'function' ? new MonotonicClock(read) : { nowMs: () => performance.now() };
+  return typeof native?.readClock === 'function' && typeof native.tickClock === 'function'
+    ? new MonotonicClock(native.readClock, native.tickClock)
+    : { nowMs: () => performance.now() };
 }
 
 /** The real monotonic clock (performance.now()'s time). */
@@ -266,6 +284,11 @@ const TURN_FRAMES = 4096;
 const SPIN_IDLE_POLLS = 4096;
 /** A turn counts as busy from this many frames on, whatever the batch size. */
 const SPIN_AFTER_FRAMES = 64;
+/** spinAfterFrames when spinning is off: more frames than any turn takes. */
+const NEVER_SPIN = 0x3fffffff;
+/** nowCell's indexes: the loop's time, and no live timer due before this. */
+const NOW = 0;
+const EARLIEST_DUE = 1;
 /** Busy-poll turns may run this many times the normal batch budget. */
 const BUSY_POLL_TURN_FACTOR = 8;
 /** Busy-poll turns end after this many empty polls in a row (a few ms): each turn is an iteration of Node's loop, which leaves an object on the heap. */
@@ -310,9 +333,11 @@ export class Loop {
    * The loop's time at index 0: the turn's time during a turn, else what
    * refreshNow() last read. Per-packet code that needs the time calls
    * refreshNow() and reads it here: a number returned from a call that is
-   * not inlined is boxed, a garbage object per packet.
+   * not inlined is boxed, a garbage object per packet. Index 1 is the
+   * loop's own: no live timer is due before it (cancelled ones may make it
+   * early), so a turn whose time is earlier leaves the queue alone.
    */
-  readonly nowCell = new Float64Array(1);
+  readonly nowCell = new Float64Array(2);
   /** Where received frames go (the stack's input). */
   onFrame: FrameHandler;
 
@@ -330,18 +355,13 @@ export class Loop {
   private flushScheduled = false;
   private timerHandle: NodeJS.Timeout | null = null;
   private timerDueMs = Infinity;
-  /**
-   * No live timer is due before this (cancelled ones may make it early):
-   * a turn looks here before it asks the queue, since handing the time to a
-   * call that is not inlined boxes it, a heap number per turn.
-   */
-  private earliestDueMs = Infinity;
   /** One Timeout, re-armed with refresh(): a new one per turn would be garbage. */
   private txRetry: NodeJS.Timeout | null = null;
   private txRetryArmed = false;
   private inTurn = false;
   private runningTimers = false;
-  private turnNowMs = 0;
+  /** Whether the turn's time has reached nowCell[1]: the clock says so as it reads the time. */
+  private timersDue = false;
   private readonly onReadable = (): void => this.turn();
   private readonly onYielded = (): void => {
     this.turnScheduled = false;
@@ -355,6 +375,7 @@ export class Loop {
     this.timerHandle = null;
     this.timerDueMs = Infinity;
     if (!this.running) return;
+    this.readClock();
     this.runTimers();
     // Node's timer may fire before the loop's clock says the earliest is due (runTimers then runs nothing): wait again.
     this.armTimer();
@@ -372,14 +393,20 @@ export class Loop {
     // A turn takes about TURN_FRAMES frames whatever the batch size: small batches must not mean many turns.
     this.batchesPerTurn = options.batchesPerTurn ?? Math.max(1, Math.ceil(TURN_FRAMES / this.batchSize));
     this.busyPoll = options.busyPoll === true;
-    this.spinAfterFrames = options.spin === false ? Infinity : SPIN_AFTER_FRAMES;
+    // A small integer, not Infinity: the turn compares with it, and a double read there is a heap number.
+    this.spinAfterFrames = options.spin === false ? NEVER_SPIN : SPIN_AFTER_FRAMES;
     this.turnFrames = this.batchesPerTurn * this.batchSize;
     this.clock = options.clock ?? systemClock;
     this.timers = new TimerQueue(() => this.nowMs());
+    this.nowCell[EARLIEST_DUE] = Infinity;
     // A timer armed earlier than the loop's wake-up moves it (after runTimers the loop re-arms anyway).
     this.timers.onEarliestChanged = () => {
       const due = this.timers.nextDueMs();
-      if (due < this.earliestDueMs) this.earliestDueMs = due;
+      if (due < this.nowCell[EARLIEST_DUE]) {
+        this.nowCell[EARLIEST_DUE] = due;
+        // Armed during a turn for the turn's time or earlier: this turn runs it.
+        if (this.inTurn && due <= this.nowCell[NOW]) this.timersDue = true;
+      }
       if (!this.runningTimers) this.armTimer();
     };
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
@@ -392,12 +419,12 @@ export class Loop {
    * read fresh outside a turn.
    */
   nowMs(): number {
-    return this.inTurn ? this.turnNowMs : this.clock.nowMs();
+    return this.inTurn ? this.nowCell[NOW] : this.clock.nowMs();
   }
 
   /** Bring nowCell to nowMs() (outside a turn, frames handed to the stack by hand, as tests do, need it). */
   refreshNow(): void {
-    if (!this.inTurn) this.nowCell[0] = this.clock.nowMs();
+    if (!this.inTurn) this.nowCell[NOW] = this.clock.nowMs();
   }
 
   get isRunning(): boolean {
@@ -456,8 +483,7 @@ export class Loop {
   /** One turn: drain up to batchesPerTurn batches, flush, run timers, then wait or yield. */
   turn(): void {
     if (!this.running || this.device.closed) return;
-    this.turnNowMs = this.clock.nowMs();
-    this.nowCell[0] = this.turnNowMs;
+    this.readClock();
     this.inTurn = true;
     try {
       this.drain();
@@ -566,15 +592,28 @@ export class Loop {
   }
 
   private runTimers(): void {
-    if (this.timers.size === 0 || this.nowMs() < this.earliestDueMs) return;
+    if (this.timers.size === 0 || !this.timersDue) return;
     this.runningTimers = true;
     try {
       this.counters.timersRun += this.timers.runDue(this.nowMs());
     } finally {
       this.runningTimers = false;
     }
-    this.earliestDueMs = this.timers.nextDueMs();
+    this.nowCell[EARLIEST_DUE] = this.timers.nextDueMs();
+    this.timersDue = false;
     this.armTimer();
+  }
+
+  /** Read the clock into nowCell[NOW], and whether a timer may be due. */
+  private readClock(): void {
+    const clock = this.clock;
+    if (clock.tick !== undefined) {
+      this.timersDue = clock.tick(this.nowCell);
+      return;
+    }
+    const now = clock.nowMs();
+    this.nowCell[NOW] = now;
+    this.timersDue = now >= this.nowCell[EARLIEST_DUE];
   }
 
   private armTimer(): void {

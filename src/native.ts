@@ -199,6 +199,8 @@ export interface NativeAddon {
   pinThread(cpus: number[]): number;
   /** Write the monotonic clock (libuv's uv_hrtime) in milliseconds into `cell[0]`: a clock read that leaves nothing on the heap. */
   readClock(cell: Float64Array): void;
+  /** Write the same clock plus `offset[0]` into `cells[0]`; true when that has reached `cells[1]` (the loop's earliest timer). */
+  tickClock(cells: Float64Array, offset: Float64Array): boolean;
 }
 
 let cached: NativeAddon | undefined;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { FakeClock, Loop, TimerQueue } from '../../src/loop';
+import { FakeClock, Loop, TimerQueue, systemClock, type Clock } from '../../src/loop';
 import { createPair } from '../../src/phy/pair';
 import { countGcEvents } from '../helpers/gc';
 
@@ -349,6 +349,53 @@ describe('event loop', () => {
     clock.advance(5);
     await sleep(40);
     assert.equal(ran, 1);
+    loop.stop();
+  });
+
+  it("reads the system clock into a cell and compares it with a due time there (performance.now()'s time)", () => {
+    assert.equal(typeof systemClock.tick, 'function', 'the addon is built: the system clock ticks natively');
+    const cells = new Float64Array([0, Infinity]);
+    const before = performance.now();
+    assert.equal(systemClock.tick?.(cells), false);
+    const after = performance.now();
+    assert.ok(cells[0] >= before - 1 && cells[0] <= after + 1, `${before} <= ${cells[0]} <= ${after}`);
+    cells[1] = cells[0];
+    assert.equal(systemClock.tick?.(cells), true, 'due at the time just read');
+    cells[1] = cells[0] + 60_000;
+    assert.equal(systemClock.tick?.(cells), false);
+  });
+
+  it("asks a ticking clock once a turn and runs timers only when it says they are due, and a timer armed for the turn's time in that turn", () => {
+    const [a, b] = createPair();
+    let timeMs = 100;
+    let ticks = 0;
+    const clock: Clock = {
+      nowMs: () => timeMs,
+      tick: (cells) => {
+        ticks++;
+        cells[0] = timeMs;
+        return cells[0] >= cells[1];
+      },
+    };
+    const ran: string[] = [];
+    let armNow = false;
+    const loop = new Loop(b, () => {
+      if (armNow) loop.timer(() => ran.push('now')).arm(0);
+    }, { clock });
+    loop.start();
+    loop.timer(() => ran.push('at 105')).arm(5);
+    loop.turn();
+    assert.equal(ticks, 1);
+    assert.deepEqual(ran, []);
+    timeMs = 105;
+    loop.turn();
+    assert.deepEqual(ran, ['at 105']);
+    armNow = true;
+    a.transmit(a.allocTx(), 60);
+    a.flush();
+    loop.turn();
+    assert.deepEqual(ran, ['at 105', 'now'], 'armed during the turn for its own time, run before the turn ends');
+    assert.equal(ticks, 3);
     loop.stop();
   });
 
