@@ -6,7 +6,7 @@
 // ring; replies in place go from RX straight to TX with the same address.
 
 import { loadNative } from '../native';
-import { readLinkState, readMacAddress } from './sysfs';
+import { LinkStateReader, readLinkState, readMacAddress } from './sysfs';
 import type { XdpPort, XdpPortOptions } from '../native';
 import type { BackendFallback, Device, DeviceStats, FrameHandler, LinkState } from './device';
 import { POISON_BYTE, emptyStats } from './device';
@@ -75,6 +75,7 @@ export class XdpDevice implements Device {
   private lentReplied = false;
   private isClosed = false;
   private readonly counters: DeviceStats;
+  private readonly linkReader: LinkStateReader;
   /** Where a frame that came in several descriptors is put together: chunks at the UMEM's end, never lent to the kernel. */
   private readonly assemblyOffset: number;
   private readonly assemblyCapacity: number;
@@ -87,6 +88,7 @@ export class XdpDevice implements Device {
   constructor(port: XdpPort, frameSize: number, frameCount: number, ifname: string, options: XdpDeviceOptions = {}) {
     this.port = port;
     this.name = ifname;
+    this.linkReader = new LinkStateReader(ifname);
     this.frameSize = frameSize;
     this.frameCount = frameCount;
     this.mode = port.mode + (port.zeroCopy ? '/zerocopy' : '/copy');
@@ -240,12 +242,14 @@ export class XdpDevice implements Device {
 
   /** From sysfs (the calling process's namespace): 'absent' once the interface is gone. */
   linkState(): LinkState {
-    return readLinkState(this.name);
+    // A closed device keeps no file open.
+    return this.isClosed ? readLinkState(this.name) : this.linkReader.read();
   }
 
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.linkReader.close();
     this.port.close();
   }
 

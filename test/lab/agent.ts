@@ -6,6 +6,7 @@
 import * as dgram from 'node:dgram';
 import { open, type Device } from '../../src/index';
 import { Loop } from '../../src/loop';
+import { LinkStateReader } from '../../src/phy/sysfs';
 import type { XdpDevice } from '../../src/phy/xdp';
 import { type Args, type Job, runAgent, printResult as done } from './agent-main';
 
@@ -303,6 +304,23 @@ async function jobUdpSend(args: Args): Promise<void> {
   done({ sent, echoes, echoesIntact });
 }
 
+/** Read the interface's link state with the reader a device uses, every 10 ms; on SIGTERM print each state it saw, in order. */
+async function jobLinkWatch(args: Args): Promise<void> {
+  const reader = new LinkStateReader(args.iface);
+  const states = [reader.read()];
+  const stopped = untilSigterm();
+  let running = true;
+  void stopped.then(() => { running = false; });
+  console.log('ready');
+  while (running) {
+    const state = reader.read();
+    if (state !== states[states.length - 1]) states.push(state);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  reader.close();
+  done({ states });
+}
+
 const JOBS: Record<string, Job> = {
   rx: jobRx,
   tx: jobTx,
@@ -312,6 +330,7 @@ const JOBS: Record<string, Job> = {
   queues: jobQueues,
   'udp-sink': jobUdpSink,
   'udp-send': jobUdpSend,
+  'link-watch': jobLinkWatch,
 };
 
 if (require.main === module) runAgent(JOBS, process.argv.slice(2));
