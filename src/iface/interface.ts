@@ -260,6 +260,11 @@ export class Interface extends EventEmitter {
     return { ...this.stats };
   }
 
+  /** The same figures written into `into` (an earlier snapshot), for a caller that reads them again and again and keeps nothing. */
+  countersInto(into: StackCountersSnapshot): StackCountersSnapshot {
+    return Object.assign(into, this.stats);
+  }
+
   /** How full each cache and queue is now (their bounds: docs/limits.md). */
   cacheSizes(): CacheSizes {
     return {

@@ -14,6 +14,7 @@ import { Interface } from '../iface/interface';
 import { NeighborShare } from '../iface/neighbor-share';
 import { open } from '../index';
 import { loadNative } from '../native';
+import type { StackCountersSnapshot } from '../iface/counters';
 import type { Device, LinkState } from '../phy/device';
 import type {
   CounterTree, FromWorker, OpenDeviceContext, QueueStats, SerializedError, ToWorker, WorkerModule, WorkerService, WorkerStart,
@@ -47,17 +48,30 @@ function serialize(error: unknown): SerializedError {
   };
 }
 
-/** This queue's figures now, or null before the port is open. */
-function stats(): QueueStats | null {
+/** The stack's figures of the last stats message, written over for the next: the message carries a copy. */
+let stackFigures: StackCountersSnapshot | undefined;
+
+/**
+ * This queue's figures now, or null before the port is open. `reuse`: for a
+ * message only (the main thread asks once a second for as long as the
+ * service runs): the largest part, the stack's counters, is written into the
+ * object the last message carried instead of a new one.
+ */
+function stats(reuse = false): QueueStats | null {
   if (device === null) return null;
   let own: CounterTree = {};
   if (service?.counters !== undefined) own = service.counters();
+  let stack: StackCountersSnapshot | undefined;
+  if (iface !== undefined) {
+    if (!reuse) stack = iface.counters();
+    else stack = stackFigures = stackFigures === undefined ? iface.counters() : iface.countersInto(stackFigures);
+  }
   return {
     queue: start.queue,
     threadId,
     cpus: start.cpus,
     device: device.stats(),
-    stack: iface?.counters(),
+    stack,
     caches: iface?.cacheSizes(),
     loop: iface === undefined ? undefined : { ...iface.loop.counters },
     neighbors: share === null ? undefined : { ...share.counters },
@@ -112,7 +126,7 @@ function onMessage(message: ToWorker): void {
   switch (message.kind) {
     case 'stats':
       // Always answered: null before the port is open (the main thread keeps what it had).
-      send({ kind: 'stats', id: message.id, stats: stats() });
+      send({ kind: 'stats', id: message.id, stats: stats(true) });
       break;
     case 'neighbors':
       share?.adopt(message.entries);

@@ -75,6 +75,13 @@ describe('iface/interface', () => {
       assert.equal(counters.linkUp, 1);
       assert.equal(counters.txLinkDown, 1);
       assert.equal(counters.icmpEchoRepliesSent, 2, 'counters survive the outage');
+      // countersInto writes the same figures into an earlier snapshot, and later ones over them.
+      const reused = fixture.iface.countersInto({ ...counters, linkDown: 99 });
+      assert.deepEqual(reused, counters);
+      fixture.exchangeIpv4(ping(5));
+      assert.equal(fixture.iface.countersInto(reused), reused, 'the same object');
+      assert.equal(reused.icmpEchoRepliesSent, 3);
+      assert.deepEqual(reused, fixture.iface.counters());
       assert.notEqual(fixture.iface.neighbor(PEER_IP), null);
     });
 
