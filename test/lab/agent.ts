@@ -304,7 +304,11 @@ async function jobUdpSend(args: Args): Promise<void> {
   done({ sent, echoes, echoesIntact });
 }
 
-/** Read the interface's link state with the reader a device uses, every 10 ms; on SIGTERM print each state it saw, in order. */
+/**
+ * Read the interface's link state with the reader a device uses, every 10 ms;
+ * print each change as it comes ({"state": ...}), and on SIGTERM every state
+ * it saw, in order.
+ */
 async function jobLinkWatch(args: Args): Promise<void> {
   const reader = new LinkStateReader(args.iface);
   const states = [reader.read()];
@@ -312,9 +316,13 @@ async function jobLinkWatch(args: Args): Promise<void> {
   let running = true;
   void stopped.then(() => { running = false; });
   console.log('ready');
+  done({ state: states[0] });
   while (running) {
     const state = reader.read();
-    if (state !== states[states.length - 1]) states.push(state);
+    if (state !== states[states.length - 1]) {
+      states.push(state);
+      done({ state });
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   reader.close();
