@@ -203,14 +203,33 @@ export class Ipv4Output {
  * reply to its sender: addresses, TTL, a fresh identification, no fragment
  * fields, `payloadLength`, checksum. The type of service is kept. Addresses
  * move through memory only (see packetChecksumSum in wire/checksum.ts on boxed numbers).
+ *
+ * The header must be the one received, its checksum verified (the input
+ * does): the new checksum follows from the old one word by word (RFC 1624,
+ * eqn. 3) instead of a sum over the header again. The address fields hold
+ * the same words afterwards except the request's destination, which our
+ * address replaces.
  */
 export function turnAroundIpv4Header(memory: DataView, at: number, addressing: Ipv4Addressing, identification: Ipv4Identification, payloadLength: number): void {
+  // The complement of every word that goes, plus every word that comes; at most 13 words, under 2^20.
+  let sum = ~memory.getUint16(at + ipv4Field.CHECKSUM) & 0xffff;
+  sum += (~memory.getUint16(at + ipv4Field.DESTINATION) & 0xffff) + (~memory.getUint16(at + ipv4Field.DESTINATION + 2) & 0xffff);
   memory.setUint32(at + ipv4Field.DESTINATION, memory.getUint32(at + ipv4Field.SOURCE));
   memory.setUint32(at + ipv4Field.SOURCE, addressing.address);
-  memory.setUint16(at + ipv4Field.TOTAL_LENGTH, IPV4_HEADER_LEN + payloadLength);
-  memory.setUint16(at + ipv4Field.IDENTIFICATION, identification.takeForAddressAt(memory, at + ipv4Field.DESTINATION));
+  sum += memory.getUint16(at + ipv4Field.SOURCE) + memory.getUint16(at + ipv4Field.SOURCE + 2);
+  const totalLength = IPV4_HEADER_LEN + payloadLength;
+  sum += (~memory.getUint16(at + ipv4Field.TOTAL_LENGTH) & 0xffff) + totalLength;
+  memory.setUint16(at + ipv4Field.TOTAL_LENGTH, totalLength);
+  const id = identification.takeForAddressAt(memory, at + ipv4Field.DESTINATION);
+  sum += (~memory.getUint16(at + ipv4Field.IDENTIFICATION) & 0xffff) + id;
+  memory.setUint16(at + ipv4Field.IDENTIFICATION, id);
+  sum += ~memory.getUint16(at + ipv4Field.FLAGS_FRAGMENT_OFFSET) & 0xffff;
   memory.setUint16(at + ipv4Field.FLAGS_FRAGMENT_OFFSET, 0);
-  memory.setUint8(at + ipv4Field.TIME_TO_LIVE, DEFAULT_TIME_TO_LIVE);
-  memory.setUint16(at + ipv4Field.CHECKSUM, 0);
-  memory.setUint16(at + ipv4Field.CHECKSUM, ~packetChecksumSum(memory, at, IPV4_HEADER_LEN, 0) & 0xffff);
+  const ttlProtocol = memory.getUint16(at + ipv4Field.TIME_TO_LIVE);
+  const newTtlProtocol = (DEFAULT_TIME_TO_LIVE << 8) | (ttlProtocol & 0xff);
+  sum += (~ttlProtocol & 0xffff) + newTtlProtocol;
+  memory.setUint16(at + ipv4Field.TIME_TO_LIVE, newTtlProtocol);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  memory.setUint16(at + ipv4Field.CHECKSUM, ~sum & 0xffff);
 }
