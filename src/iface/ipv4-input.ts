@@ -7,7 +7,7 @@ import { EMPTY_VIEW } from '../wire/bytes';
 import { IPV4_HEADER_LEN, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP, Ipv4Packet, ipv4Field } from '../wire/ipv4';
 import { isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
-import { packetChecksumSum } from '../wire/checksum';
+import { ipv4HeaderSum, packetChecksumSum } from '../wire/checksum';
 import { Ipv4OptionsVerdict, checkIpv4Options, optionsPointer, optionsReason } from './ipv4-options';
 import type { Reassembler, ReassemblySlot } from './reassembly';
 
@@ -97,7 +97,8 @@ export class Ipv4Input {
     }
     const packet = this.packet;
     packet.resetUnchecked(view, offset, totalLength);
-    if (packetChecksumSum(view, offset, headerLength, 0) !== 0xffff) {
+    const headerSum = headerLength === IPV4_HEADER_LEN ? ipv4HeaderSum(view, offset) : packetChecksumSum(view, offset, headerLength, 0);
+    if (headerSum !== 0xffff) {
       counters.ipv4BadChecksum++;
       return;
     }

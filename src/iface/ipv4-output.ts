@@ -17,7 +17,7 @@ import { ETHERTYPE_IPV4 } from '../wire/ethernet';
 import { IPV4_HEADER_LEN, ipv4Field } from '../wire/ipv4';
 import { IPV4_LIMITED_BROADCAST, isIpv4Multicast, type Ipv4Addressing } from './address';
 import type { StackCounters } from './counters';
-import { packetChecksumSum } from '../wire/checksum';
+import { ipv4HeaderSum } from '../wire/checksum';
 import type { Link } from './link';
 import type { NeighborCache } from './neighbor-cache';
 import { IPV4_MAX_PAYLOAD_LEN } from './reassembly';
@@ -194,7 +194,7 @@ export class Ipv4Output {
     memory.setUint32(at + ipv4Field.SOURCE, this.addressing.address);
     memory.setUint32(at + ipv4Field.DESTINATION, destination);
     memory.setUint16(at + ipv4Field.CHECKSUM, 0);
-    memory.setUint16(at + ipv4Field.CHECKSUM, ~packetChecksumSum(memory, at, IPV4_HEADER_LEN, 0) & 0xffff);
+    memory.setUint16(at + ipv4Field.CHECKSUM, ~ipv4HeaderSum(memory, at) & 0xffff);
   }
 }
 

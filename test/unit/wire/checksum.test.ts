@@ -8,6 +8,7 @@ import {
   ipv4PseudoHeaderSum,
   ipv4PseudoHeaderSumAt,
   ipv4PseudoHeaderSumFromAddrs,
+  ipv4HeaderSum,
   packetChecksumSum,
 } from '../../../src/wire/checksum';
 import { captured, fromHex } from '../../fixtures/wire/frames';
@@ -141,6 +142,21 @@ describe('per-packet checksum sums', () => {
       assert.equal(packetChecksumSum(view, 8, length, initial), internetChecksumSum(view, 8, length, initial));
       const pseudo = foldChecksumSum(ipv4PseudoHeaderSumAt(view, 0, 17, length));
       assert.equal(pseudo, ipv4PseudoHeaderSum(view, 0, 4, 17, length));
+    }
+  });
+
+  it('ipv4HeaderSum agrees with the general sum over 20 bytes, all-ones and random, at odd and even offsets', () => {
+    const view = new DataView(new ArrayBuffer(32));
+    for (let i = 0; i < 32; i++) view.setUint8(i, 0xff);
+    assert.equal(ipv4HeaderSum(view, 3), internetChecksumSum(view, 3, 20));
+    let seed = 777;
+    for (let round = 0; round < 100_000; round++) {
+      for (let i = 0; i < 32; i += 4) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        view.setUint32(i, seed);
+      }
+      const at = round % 12;
+      assert.equal(ipv4HeaderSum(view, at), internetChecksumSum(view, at, 20));
     }
   });
 });
