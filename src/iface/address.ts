@@ -27,6 +27,9 @@ export function parseIpv4Cidr(text: string): { address: number; prefixLength: nu
 /** Address, subnet and gateway of one interface. */
 export class Ipv4Addressing {
   readonly address: number;
+  /** The address's two 16-bit halves, small integers for code that sums or writes them per packet. */
+  readonly addressHigh16: number;
+  readonly addressLow16: number;
   readonly prefixLength: number;
   readonly netmask: number;
   readonly network: number;
@@ -40,6 +43,8 @@ export class Ipv4Addressing {
     const parsed = typeof cidr === 'string' ? parseIpv4Cidr(cidr) : null;
     if (parsed === null) throw new TypeError(`address must look like "198.18.0.1/24", got ${JSON.stringify(cidr)}`);
     this.address = parsed.address;
+    this.addressHigh16 = parsed.address >>> 16;
+    this.addressLow16 = parsed.address & 0xffff;
     this.prefixLength = parsed.prefixLength;
     this.netmask = parsed.prefixLength === 32 ? 0xffffffff : (0xffffffff << (32 - parsed.prefixLength)) >>> 0;
     this.network = (this.address & this.netmask) >>> 0;

@@ -49,9 +49,9 @@ export class Ipv4Identification {
     return this.takeFromBucket(((destination >>> 16) * 31 + (destination & 0xffff)) & this.mask);
   }
 
-  /** The same, for the destination address stored at `offset` in `view` (no address number is passed around). */
-  takeForAddressAt(view: DataView, offset: number): number {
-    return this.takeFromBucket((view.getUint16(offset) * 31 + view.getUint16(offset + 2)) & this.mask);
+  /** The same, for the destination address given as its two 16-bit halves (no address number is passed around). */
+  takeForHalves(high16: number, low16: number): number {
+    return this.takeFromBucket((high16 * 31 + low16) & this.mask);
   }
 
   private takeFromBucket(bucket: number): number {
@@ -201,35 +201,32 @@ export class Ipv4Output {
 /**
  * Rewrite a received IPv4 header (20 bytes, at `at`) into the header of our
  * reply to its sender: addresses, TTL, a fresh identification, no fragment
- * fields, `payloadLength`, checksum. The type of service is kept. Addresses
- * move through memory only (see packetChecksumSum in wire/checksum.ts on boxed numbers).
+ * fields, `payloadLength`, checksum. The type of service is kept.
  *
- * The header must be the one received, its checksum verified (the input
- * does): the new checksum follows from the old one word by word (RFC 1624,
- * eqn. 3) instead of a sum over the header again. The address fields hold
- * the same words afterwards except the request's destination, which our
- * address replaces.
+ * Every word of the new header is in hand as it is written (what stays —
+ * version, type of service, protocol, the request's source — is read once),
+ * so the checksum is their sum, not a second pass over the header. All of it
+ * small integers: an address as one 32-bit number may not be (see
+ * packetChecksumSum in wire/checksum.ts on boxed numbers).
  */
 export function turnAroundIpv4Header(memory: DataView, at: number, addressing: Ipv4Addressing, identification: Ipv4Identification, payloadLength: number): void {
-  // The complement of every word that goes, plus every word that comes; at most 13 words, under 2^20.
-  let sum = ~memory.getUint16(at + ipv4Field.CHECKSUM) & 0xffff;
-  sum += (~memory.getUint16(at + ipv4Field.DESTINATION) & 0xffff) + (~memory.getUint16(at + ipv4Field.DESTINATION + 2) & 0xffff);
-  memory.setUint32(at + ipv4Field.DESTINATION, memory.getUint32(at + ipv4Field.SOURCE));
-  memory.setUint32(at + ipv4Field.SOURCE, addressing.address);
-  sum += memory.getUint16(at + ipv4Field.SOURCE) + memory.getUint16(at + ipv4Field.SOURCE + 2);
+  const versionAndService = memory.getUint16(at + ipv4Field.VERSION_IHL);
+  const peer = memory.getUint32(at + ipv4Field.SOURCE);
+  const peerHigh16 = peer >>> 16;
+  const peerLow16 = peer & 0xffff;
+  const timeToLiveAndProtocol = (DEFAULT_TIME_TO_LIVE << 8) | memory.getUint8(at + ipv4Field.PROTOCOL);
   const totalLength = IPV4_HEADER_LEN + payloadLength;
-  sum += (~memory.getUint16(at + ipv4Field.TOTAL_LENGTH) & 0xffff) + totalLength;
+  const id = identification.takeForHalves(peerHigh16, peerLow16);
+  const oursHigh16 = addressing.addressHigh16;
+  const oursLow16 = addressing.addressLow16;
+  // Nine words (the checksum's own counts as zero), under 2^20: two folds.
+  let sum = versionAndService + totalLength + id + timeToLiveAndProtocol + oursHigh16 + oursLow16 + peerHigh16 + peerLow16;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  // Whole 32-bit words where two fields share one: identification and fragment fields (none), TTL, protocol and checksum.
   memory.setUint16(at + ipv4Field.TOTAL_LENGTH, totalLength);
-  const id = identification.takeForAddressAt(memory, at + ipv4Field.DESTINATION);
-  sum += (~memory.getUint16(at + ipv4Field.IDENTIFICATION) & 0xffff) + id;
-  memory.setUint16(at + ipv4Field.IDENTIFICATION, id);
-  sum += ~memory.getUint16(at + ipv4Field.FLAGS_FRAGMENT_OFFSET) & 0xffff;
-  memory.setUint16(at + ipv4Field.FLAGS_FRAGMENT_OFFSET, 0);
-  const ttlProtocol = memory.getUint16(at + ipv4Field.TIME_TO_LIVE);
-  const newTtlProtocol = (DEFAULT_TIME_TO_LIVE << 8) | (ttlProtocol & 0xff);
-  sum += (~ttlProtocol & 0xffff) + newTtlProtocol;
-  memory.setUint16(at + ipv4Field.TIME_TO_LIVE, newTtlProtocol);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  sum = (sum & 0xffff) + (sum >>> 16);
-  memory.setUint16(at + ipv4Field.CHECKSUM, ~sum & 0xffff);
+  memory.setUint32(at + ipv4Field.IDENTIFICATION, id << 16);
+  memory.setUint32(at + ipv4Field.TIME_TO_LIVE, (timeToLiveAndProtocol << 16) | (~sum & 0xffff));
+  memory.setUint32(at + ipv4Field.SOURCE, (oursHigh16 << 16) | oursLow16);
+  memory.setUint32(at + ipv4Field.DESTINATION, peer);
 }
