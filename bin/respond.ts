@@ -43,8 +43,10 @@ export const RESPOND_OPTIONS: OptionSpecs = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-/** Requests after which a worker's hot path counts as warmed up (for gcEventsAfterWarmup). */
+/** A worker's hot path counts as warmed up (for gcEventsAfterWarmup) after this many requests and... */
 const WARMUP_REQUESTS = 100_000;
+/** ...this many milliseconds after its first request. */
+const WARMUP_MS = 1000;
 
 /** TCP counters that are drop reasons (the other tcp* counters are traffic, shown on their own). */
 const TCP_DROPS: ReadonlySet<string> = new Set(TCP_DROP_REASONS);
@@ -147,7 +149,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const workerOptions: RespondWorkerOptions = {
-    ports, tcpPorts, handler: module?.file, handlerOptions, warmupRequests: WARMUP_REQUESTS,
+    ports, tcpPorts, handler: module?.file, handlerOptions, warmupRequests: WARMUP_REQUESTS, warmupMs: WARMUP_MS,
     pcap: options.pcap === undefined ? undefined : path.resolve(options.pcap as string),
     severalQueues: queues.length > 1,
   };
@@ -287,7 +289,7 @@ export async function commandRespond(argv: string[]): Promise<number> {
   if (!json) {
     const c = final.total.service as unknown as ResponderFigures;
     console.log(`stopped (${outcome}): ${c.requests ?? 0} requests, ${c.replies ?? 0} replies, ${c.requestsDropped ?? 0} dropped; `
-      + `${final.total.gcEvents} GC events, ${c.gcEventsAfterWarmup ?? 0} after each worker's first ${WARMUP_REQUESTS} requests`
+      + `${final.total.gcEvents} GC events, ${c.gcEventsAfterWarmup ?? 0} after each worker's warm-up (its first ${WARMUP_REQUESTS} requests and ${WARMUP_MS / 1000} s of load)`
       + `${several ? `; per queue: ${final.queues.map((q) => `q${q.queue} ${(q.service as unknown as ResponderFigures).replies ?? 0}`).join(' ')} replies` : ''}`);
   }
   return 0;

@@ -27,8 +27,10 @@ export interface RespondWorkerOptions {
   pcap?: string;
   /** Whether several queues are served (pcap file names then carry the queue). */
   severalQueues?: boolean;
-  /** Requests after which GC events count as after warm-up (default 100,000). */
+  /** GC events count as after warm-up once this many requests came (default 100,000)... */
   warmupRequests?: number;
+  /** ...and this many milliseconds passed since the first (default 1000): V8 compiles the packet path meanwhile. */
+  warmupMs?: number;
 }
 
 /** GC events a worker places by request count, after warm-up (the first few). */
@@ -99,16 +101,21 @@ export async function setup(context: WorkerContext): Promise<WorkerService> {
   // The TCP ports the handler serves (DNS over TCP on its UDP ports), as a label: the same on every queue.
   const echoPorts = new Set(options.tcpPorts ?? []);
   const handlerTcpPorts = iface.tcp.listeningPorts().filter((port) => !echoPorts.has(port)).join(',');
-  // GC events after warm-up, with the request count each came at: early ones are the JIT still at work.
+  // GC events after warm-up, with the request count each came at. Warm-up is the first requests and the first
+  // second of load: until V8 has compiled the packet path, its unoptimized code leaves garbage with every request.
   const warmupRequests = options.warmupRequests ?? 100_000;
+  const warmupMs = options.warmupMs ?? 1000;
   let gcEventsAfterWarmup = 0;
   const gcAfterWarmupAtRequest: number[] = [];
   const observer = new PerformanceObserver((list) => {
     const requests = responder.counters.requests;
-    if (requests < warmupRequests) return;
-    const entries = list.getEntries();
-    gcEventsAfterWarmup += entries.length;
-    for (let i = 0; i < entries.length && gcAfterWarmupAtRequest.length < GC_TIMES_KEPT; i++) gcAfterWarmupAtRequest.push(requests);
+    const first = responder.firstRequestMs;
+    if (requests < warmupRequests || first < 0) return;
+    for (const entry of list.getEntries()) {
+      if (entry.startTime < first + warmupMs) continue;
+      gcEventsAfterWarmup++;
+      if (gcAfterWarmupAtRequest.length < GC_TIMES_KEPT) gcAfterWarmupAtRequest.push(requests);
+    }
   });
   observer.observe({ entryTypes: ['gc'] });
   return {

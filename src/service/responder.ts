@@ -134,6 +134,8 @@ export class Responder implements UdpEndpoint {
   };
   /** The handler's own counters (see CountingHandler), or null. */
   readonly handlerCounters: Readonly<Record<string, number>> | null;
+  /** performance.now() when the first request came, -1 before (where warm-up is counted from). */
+  firstRequestMs = -1;
   private readonly handler: ResponderHandler;
   private readonly allowLarger: boolean;
   /** The built-in echo leaves the payload as it came: the reply keeps the request's checksum. */
@@ -167,6 +169,7 @@ export class Responder implements UdpEndpoint {
     const dropped = counters.dropped;
     counters.requests++;
     counters.requestBytes += request.payloadLength;
+    if (this.firstRequestMs < 0) this.firstRequestMs = performance.now();
     // The stack drops broadcast and multicast sources; requests sent to a broadcast address are ours to refuse.
     if (request.localAddress === BROADCAST || request.localAddress !== this.iface.addressing.address) {
       dropped.broadcastRequest++;
