@@ -107,7 +107,7 @@ async function runOnce(lab: Lab, queues: number, round: number, options: Scaling
     const idle = Object.entries(perQueueReplies).filter(([, replies]) => replies === 0).map(([queue]) => queue);
     if (idle.length > 0) checks.push(`queue ${idle.join(', ')} answered nothing: the load did not reach every queue`);
     const gcEvents = Number(served.gcEventsAfterWarmup ?? 0);
-    if (gcEvents > 0) checks.push(`${gcEvents} GC events in the responder's workers after their first 100,000 requests`);
+    if (gcEvents > 0) checks.push(`${gcEvents} GC events in the responder's workers after their warm-up (first 100,000 requests and 1 s of load)`);
     return {
       queues, round, offeredPps: Number(gen.offeredPps), replyPps: Number(gen.replyPps), sent: Number(gen.sent), received,
       sendSeconds: Number(gen.sendSeconds), perQueueReplies, responderReplies, checks,
