@@ -219,7 +219,7 @@ export function turnAroundIpv4Header(memory: DataView, at: number, addressing: I
   const id = identification.takeForHalves(peerHigh16, peerLow16);
   const oursHigh16 = addressing.addressHigh16;
   const oursLow16 = addressing.addressLow16;
-  // Nine words (the checksum's own counts as zero), under 2^20: two folds.
+  // The header's ten words, less the two that are zero (fragment fields, the checksum's own): under 2^19, two folds.
   let sum = versionAndService + totalLength + id + timeToLiveAndProtocol + oursHigh16 + oursLow16 + peerHigh16 + peerLow16;
   sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
