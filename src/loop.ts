@@ -595,7 +595,8 @@ export class Loop {
     if (this.timers.size === 0 || !this.timersDue) return;
     this.runningTimers = true;
     try {
-      this.counters.timersRun += this.timers.runDue(this.nowMs());
+      // The time readClock() just put in the cell (a turn's, or onTimer's): no second read of the clock.
+      this.counters.timersRun += this.timers.runDue(this.nowCell[NOW]);
     } finally {
       this.runningTimers = false;
     }
