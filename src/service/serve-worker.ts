@@ -63,8 +63,8 @@ function stats(reuse = false): QueueStats | null {
   if (service?.counters !== undefined) own = service.counters();
   let stack: StackCountersSnapshot | undefined;
   if (iface !== undefined) {
-    if (!reuse) stack = iface.counters();
-    else stack = stackFigures = stackFigures === undefined ? iface.counters() : iface.countersInto(stackFigures);
+    stack = reuse && stackFigures !== undefined ? iface.countersInto(stackFigures) : iface.counters();
+    if (reuse) stackFigures = stack;
   }
   return {
     queue: start.queue,
