@@ -13,17 +13,14 @@ export function readMacAddress(ifname: string): string {
   }
 }
 
-/** An interface's link state from /sys/class/net: operstate, and carrier when operstate is 'unknown'. */
+/** An interface's link state from /sys/class/net: operstate, and carrier when operstate is 'unknown' (one read; see LinkStateReader). */
 export function readLinkState(ifname: string): LinkState {
-  let operstate: string;
+  const reader = new LinkStateReader(ifname);
   try {
-    operstate = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
-  } catch {
-    return 'absent';
+    return reader.read();
+  } finally {
+    reader.close();
   }
-  if (operstate === 'up') return 'up';
-  if (operstate !== 'unknown') return 'down';
-  return readCarrier(ifname);
 }
 
 function readCarrier(ifname: string): LinkState {
@@ -40,7 +37,8 @@ const LETTER_P = 0x70;
 const NEWLINE = 0x0a;
 
 /**
- * readLinkState() for a device that asks twice a second for as long as it
+ * An interface's link state (operstate, and carrier when operstate is
+ * 'unknown'), for a device that asks twice a second for as long as it
  * runs: the operstate file stays open and is read into one buffer (sysfs
  * answers every read at offset 0 afresh), so a poll leaves next to nothing
  * on the heap. A failed read (the interface is gone: sysfs then refuses the
@@ -70,7 +68,7 @@ export class LinkStateReader {
     }
     const b = this.buffer;
     if (length >= 2 && b[0] === LETTER_U && b[1] === LETTER_P && (length === 2 || b[2] === NEWLINE)) return 'up';
-    // Anything but 'unknown' (down, lowerlayerdown, dormant, ...) is down; 'unknown' asks carrier, as readLinkState does.
+    // Anything but 'unknown' (down, lowerlayerdown, dormant, ...) is down; 'unknown' asks carrier.
     if (length >= 7 && b.toString('latin1', 0, 7) === 'unknown') return readCarrier(this.ifname);
     return 'down';
   }
